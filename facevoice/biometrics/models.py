@@ -1,0 +1,32 @@
+"""The models facevoice runs, loaded once per process."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from facevoice.biometrics.face import FaceModel, get_face_model
+from facevoice.biometrics.voice import SpeakerEncoder, get_speaker_encoder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Biometrics:
+    """The face model and the speaker encoder of this process."""
+
+    face: FaceModel
+    voice: SpeakerEncoder
+
+    def warm_up(self) -> None:
+        """Run each model once, so no request pays for first-call costs."""
+        started = time.perf_counter()
+        self.face.warm_up()
+        self.voice.warm_up()
+        log.info("models warmed up in %.2f s", time.perf_counter() - started)
+
+
+def load_biometrics(face_detect_width_px: int = 480, torch_threads: int = 1) -> Biometrics:
+    """The process-wide models (loaded on first call, shared afterwards)."""
+    return Biometrics(get_face_model(face_detect_width_px), get_speaker_encoder(torch_threads))

@@ -1,0 +1,125 @@
+"""Every setting of facevoice, read from ``FACEVOICE_*`` environment variables.
+
+Each field of :class:`Settings` is set by the environment variable ``FACEVOICE_<FIELD>``
+(upper case); the README's configuration table is generated from the same fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "FACEVOICE_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration of one facevoice installation; units are in the names."""
+
+    data_dir: str = field(
+        default="", metadata={"doc": "Data folder holding db/ and tmp/ (default: instance folder)"}
+    )
+    database_url: str = field(
+        default="", metadata={"doc": "SQLAlchemy URL (default: SQLite file db/facevoice.sqlite3)"}
+    )
+    secret_key: str = field(
+        default="", metadata={"doc": "Session signing key (default: generated once into data dir)"}
+    )
+    template_key: str = field(
+        default="", metadata={"doc": "AES-256 key for templates, 64 hex digits (default: key file)"}
+    )
+    template_key_file: str = field(
+        default="",
+        metadata={"doc": "File holding the template key (default: template.key in data dir)"},
+    )
+    host: str = field(default="127.0.0.1", metadata={"doc": "Address `make run` listens on"})
+    port: int = field(default=5000, metadata={"doc": "Port `make run` listens on"})
+    face_max_cosine_distance: float = field(
+        default=0.07, metadata={"doc": "A face matches when its cosine distance is at most this"}
+    )
+    voice_min_similarity: float = field(
+        default=0.62,
+        metadata={"doc": "A voice matches when its cosine similarity is at least this"},
+    )
+    max_request_bytes: int = field(
+        default=20 * 1024 * 1024, metadata={"doc": "Largest request body accepted (413 beyond)"}
+    )
+    max_image_pixels: int = field(
+        default=40_000_000, metadata={"doc": "Largest photo accepted, in pixels (413 beyond)"}
+    )
+    face_detect_width_px: int = field(
+        default=480, metadata={"doc": "Width of the copy the face detector scans"}
+    )
+    min_speech_seconds: float = field(
+        default=1.0, metadata={"doc": "Least speech a recording must hold after trimming silence"}
+    )
+    max_audio_seconds: float = field(default=30.0, metadata={"doc": "Longest recording accepted"})
+    max_enroll_phrases: int = field(
+        default=5, metadata={"doc": "Most voice phrases kept for one sign-up"}
+    )
+    attempt_timeout_seconds: int = field(
+        default=600, metadata={"doc": "Pending samples of an unfinished attempt expire after this"}
+    )
+    warm_up: bool = field(
+        default=True, metadata={"doc": "Load and run the models once when the app starts"}
+    )
+    torch_threads: int = field(
+        default=1, metadata={"doc": "Torch threads per process (1 is fastest on a busy machine)"}
+    )
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+    ) -> Settings:
+        """Build settings from ``FACEVOICE_*`` variables, then apply ``overrides`` by field name."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get(ENV_PREFIX + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = _parse(f.type, raw, ENV_PREFIX + f.name.upper())
+        settings = cls(**values)
+        if overrides:
+            unknown = set(overrides) - {f.name for f in fields(cls)}
+            if unknown:
+                raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+            settings = dataclasses.replace(settings, **overrides)
+        return settings
+
+    def with_data_dir(self, default_dir: str | Path) -> Settings:
+        """Return a copy whose data folder and database URL are filled in."""
+        data_dir = Path(self.data_dir or default_dir).resolve()
+        database_url = self.database_url or f"sqlite:///{data_dir / 'db' / 'facevoice.sqlite3'}"
+        return dataclasses.replace(self, data_dir=str(data_dir), database_url=database_url)
+
+
+def _parse(type_name: Any, raw: str, name: str) -> Any:
+    """Convert an environment string to the field's type, with a clear error."""
+    kind = type_name if isinstance(type_name, str) else type_name.__name__
+    try:
+        if kind == "bool":
+            lowered = raw.strip().lower()
+            if lowered in {"1", "true", "yes", "on"}:
+                return True
+            if lowered in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a valid {kind}") from None
+    return raw
+
+
+def documented_settings() -> list[tuple[str, str, str]]:
+    """(environment variable, default, description) for every setting, for the README."""
+    rows = []
+    for f in fields(Settings):
+        rows.append((ENV_PREFIX + f.name.upper(), repr(f.default), f.metadata.get("doc", "")))
+    return rows

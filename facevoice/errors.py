@@ -1,0 +1,79 @@
+"""Errors that carry an HTTP status and a message a person can act on.
+
+The biometric and storage layers raise these; the web layer turns them into JSON answers.
+"""
+
+from __future__ import annotations
+
+
+class FacevoiceError(Exception):
+    """Base class: ``status`` is the HTTP status, ``message`` is shown to the user."""
+
+    status = 400
+    default_message = "The request could not be processed."
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+
+class BadInput(FacevoiceError):
+    """Malformed input: missing field, broken Base64, invalid username."""
+
+    status = 400
+    default_message = "The request is malformed."
+
+
+class MissingSample(FacevoiceError):
+    """A sign-up or log-in was finished before its photo or voice was taken."""
+
+    status = 400
+    default_message = "Take the photo and record your voice first."
+
+
+class UsernameTaken(FacevoiceError):
+    """Sign-up under a name that is already registered."""
+
+    status = 409
+    default_message = "This username is already taken. Choose another one."
+
+
+class TooLarge(FacevoiceError):
+    """An upload over a size limit."""
+
+    status = 413
+    default_message = "The upload is too large."
+
+
+class UnsupportedMedia(FacevoiceError):
+    """Bytes that are not an image or a recording in a supported format."""
+
+    status = 415
+    default_message = "This file type is not supported."
+
+
+class Unusable(FacevoiceError):
+    """Understood but unusable for biometrics."""
+
+    status = 422
+    default_message = "The sample cannot be used."
+
+
+class NoFaceFound(Unusable):
+    """No face in the photo."""
+
+    default_message = (
+        "No face found. Face the camera in good light, with your whole face in the frame."
+    )
+
+
+class TooManyFaces(Unusable):
+    """More than one face in the photo: we cannot tell which one is the user."""
+
+    default_message = "More than one face found. Make sure only you are in the picture."
+
+
+class BadAudio(Unusable):
+    """A recording with too little speech, or too long."""
+
+    default_message = "No usable speech in the recording. Speak clearly, close to the microphone."

@@ -1,0 +1,1 @@
+"""Everything facevoice keeps: the data folder, pending attempts, and the user database."""

@@ -1,0 +1,173 @@
+"""The user database: tables, connection, and the queries facevoice makes.
+
+SQLite in ``db/`` by default, any SQLAlchemy URL otherwise (PostgreSQL is tested). The
+schema is created and upgraded by the Alembic migrations in ``storage/migrations``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    Integer,
+    LargeBinary,
+    String,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from facevoice.errors import UsernameTaken
+from facevoice.storage.attempts import username_key
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    """Base class of facevoice's tables."""
+
+
+class User(Base):
+    """A registered person: the name and both biometric templates, always together."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(32))
+    username_key: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    face_template: Mapped[bytes] = mapped_column(LargeBinary)
+    voice_template: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    last_failed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AuditEvent(Base):
+    """One sign-up or log-in attempt, with its scores; kept server-side only."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    event: Mapped[str] = mapped_column(String(16))
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    client_ip: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(32))
+    face_distance: Mapped[float | None] = mapped_column(Float)
+    voice_similarity: Mapped[float | None] = mapped_column(Float)
+
+
+class Database:
+    """An engine and its sessions; one per app."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = create_engine(url, pool_pre_ping=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _tune_sqlite)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that commits on success and rolls back on error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def upgrade(self) -> None:
+        """Create or upgrade the schema to the newest migration."""
+        with self.engine.begin() as connection:
+            config = alembic_config(self.url)
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def alembic_config(url: str) -> Config:
+    """Alembic configuration for the migrations shipped in the package."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def _tune_sqlite(connection, _record) -> None:  # type: ignore[no-untyped-def]
+    # WAL lets readers and one writer work at once; busy_timeout waits for a lock
+    # instead of failing when several workers write.
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def get_user(session: Session, username: str) -> User | None:
+    """The registered user with this name (any letter case), or None."""
+    return session.scalar(select(User).where(User.username_key == username_key(username)))
+
+
+def is_registered(database: Database, username: str) -> bool:
+    """Whether a user with this name exists."""
+    with database.session() as session:
+        return get_user(session, username) is not None
+
+
+def create_user(database: Database, username: str, face: bytes, voice: bytes) -> User:
+    """Insert a user with both templates in one transaction; ``UsernameTaken`` if it exists."""
+    try:
+        with database.session() as session:
+            if get_user(session, username) is not None:
+                raise UsernameTaken()
+            user = User(
+                username=username,
+                username_key=username_key(username),
+                face_template=face,
+                voice_template=voice,
+            )
+            session.add(user)
+            session.flush()
+            return user
+    except IntegrityError:
+        # Two sign-ups of one name at once: the unique index lets only one through.
+        raise UsernameTaken() from None
+
+
+def record_event(
+    database: Database,
+    event_name: str,
+    username: str,
+    client_ip: str,
+    outcome: str,
+    face_distance: float | None = None,
+    voice_similarity: float | None = None,
+) -> None:
+    """Append one attempt to the audit log."""
+    with database.session() as session:
+        session.add(
+            AuditEvent(
+                event=event_name,
+                username=username[:64],
+                client_ip=client_ip[:64],
+                outcome=outcome,
+                face_distance=face_distance,
+                voice_similarity=voice_similarity,
+            )
+        )

@@ -1,0 +1,57 @@
+"""The data folder: ``db/`` for registered users, ``tmp/`` for attempts in progress."""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+ATTEMPT_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def make_dirs(data_dir: str | Path) -> tuple[Path, Path]:
+    """Create ``db/`` and ``tmp/`` under the data folder (owner-only) and return both."""
+    root = Path(data_dir)
+    db_dir, tmp_dir = root / "db", root / "tmp"
+    for folder in (root, db_dir, tmp_dir):
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return db_dir, tmp_dir
+
+
+def get_upload_folder(tmp_dir: str | Path, attempt_id: str, create: bool = True) -> Path:
+    """The folder of one attempt in ``tmp/``; the id is checked so no path escapes ``tmp/``."""
+    if not ATTEMPT_ID.fullmatch(attempt_id):
+        raise ValueError(f"invalid attempt id {attempt_id!r}")
+    folder = Path(tmp_dir) / attempt_id
+    if create:
+        folder.mkdir(mode=0o700, exist_ok=True)
+    return folder
+
+
+def remove_folder(folder: Path) -> None:
+    """Delete a folder and everything in it, if it exists."""
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def sweep_expired(tmp_dir: str | Path, max_age_seconds: float, now: float | None = None) -> int:
+    """Delete attempt folders untouched for ``max_age_seconds``; return how many went."""
+    now = time.time() if now is None else now
+    removed = 0
+    for folder in Path(tmp_dir).iterdir():
+        try:
+            age = now - folder.stat().st_mtime
+        except FileNotFoundError:
+            continue
+        if age > max_age_seconds:
+            if folder.is_dir():
+                remove_folder(folder)
+            else:
+                folder.unlink(missing_ok=True)
+            removed += 1
+    if removed:
+        log.info("swept %d expired attempt(s) from %s", removed, tmp_dir)
+    return removed

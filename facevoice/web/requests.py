@@ -1,0 +1,92 @@
+"""Reading and checking the fields of a request (SPEC §2), and JSON answers."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Response, jsonify, request
+
+from facevoice.errors import BadInput
+from facevoice.storage.attempts import FLOWS
+
+USERNAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{2,31}")
+DATA_URL_PREFIX = re.compile(r"data:[\w.+/-]*(;[\w.+=-]+)*;base64,", re.ASCII)
+
+
+def read_fields() -> Mapping[str, Any]:
+    """The request's fields: a JSON object, or form fields of the same names."""
+    if request.is_json:
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            raise BadInput("The request body must be a JSON object.")
+        return data
+    return request.form
+
+
+def is_valid_username(value: Any) -> bool:
+    """Whether a value follows the username rule: 3-32 of [A-Za-z0-9_.-], not starting with '.'."""
+    return isinstance(value, str) and USERNAME.fullmatch(value) is not None
+
+
+def username_field(data: Mapping[str, Any]) -> str:
+    """The checked ``username`` field."""
+    value = data.get("username")
+    if not is_valid_username(value):
+        raise BadInput(
+            "A username is 3 to 32 letters, digits, '_', '.' or '-', and does not start with '.'."
+        )
+    return value
+
+
+def flow_field(data: Mapping[str, Any]) -> str:
+    """The checked ``flow`` field: ``sign_up`` or ``log_in``."""
+    value = data.get("flow")
+    if value not in FLOWS:
+        raise BadInput('\'flow\' must be "sign_up" or "log_in".')
+    return value
+
+
+def base64_field(data: Mapping[str, Any], name: str) -> bytes:
+    """Strictly decoded Base64 of a field, with or without a ``data:...;base64,`` prefix."""
+    value = data.get(name)
+    if not isinstance(value, str) or not value:
+        raise BadInput(f"'{name}' is missing: send it as Base64 text.")
+    prefix = DATA_URL_PREFIX.match(value)
+    if prefix:
+        value = value[prefix.end() :]
+    try:
+        decoded = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadInput(f"'{name}' is not valid Base64.") from None
+    if not decoded:
+        raise BadInput(f"'{name}' is empty.")
+    return decoded
+
+
+def optional_int_field(data: Mapping[str, Any], name: str, low: int, high: int) -> int | None:
+    """An optional whole number between ``low`` and ``high``."""
+    value = data.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or isinstance(value, bool | float) or not low <= number <= high:
+        raise BadInput(f"'{name}' must be a whole number from {low} to {high}.")
+    return number
+
+
+def answer(status: int, message: str, **extra: Any) -> tuple[Response, int]:
+    """The JSON answer of SPEC §2: ``ok``, ``message`` and any extra fields."""
+    return jsonify(ok=status < 400, message=message, **extra), status
+
+
+def wants_json() -> bool:
+    """Whether the client prefers a JSON answer to an HTML page."""
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" or request.method != "GET"

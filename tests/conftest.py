@@ -1,0 +1,115 @@
+"""Shared fixtures: a fresh app per test on a temporary data folder, real models loaded once."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from facevoice import create_app
+from facevoice.biometrics.models import Biometrics, load_biometrics
+from tests import media
+
+CSRF_META = re.compile(rb'<meta name="csrf-token" content="([^"]+)">')
+
+
+@pytest.fixture(scope="session")
+def models() -> Biometrics:
+    """The real face model and speaker encoder, loaded and warmed once per test run."""
+    loaded = load_biometrics()
+    loaded.warm_up()
+    return loaded
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """The data folder of the test's app."""
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Extra settings for the test's app; tests override this fixture to change them."""
+    return {}
+
+
+@pytest.fixture
+def app(data_dir: Path, models: Biometrics, settings_overrides: dict[str, Any]) -> Flask:
+    """A fresh app with its own data folder and SQLite database."""
+    config = {"data_dir": str(data_dir), "models": models, "warm_up": False, "TESTING": True}
+    return create_app({**config, **settings_overrides})
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client that keeps cookies."""
+    return app.test_client()
+
+
+class Visitor:
+    """One browser-like client of SPEC §2: keeps its cookies and sends the CSRF token."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+        self._token: str | None = None
+
+    @property
+    def token(self) -> str:
+        """The CSRF token from the meta tag of a page."""
+        if self._token is None:
+            match = CSRF_META.search(self.client.get("/").data)
+            assert match, "the page has no csrf-token meta tag"
+            self._token = match.group(1).decode()
+        return self._token
+
+    def post(self, path: str, **fields: Any):  # type: ignore[no-untyped-def]
+        """POST JSON fields with the CSRF header."""
+        return self.client.post(path, json=fields, headers={"X-CSRFToken": self.token})
+
+    def take_photo(self, username: str, flow: str, image: bytes):  # type: ignore[no-untyped-def]
+        """Send a photo for a flow."""
+        return self.post("/take_photo", username=username, flow=flow, image=media.b64(image))
+
+    def record_voice(self, username: str, flow: str, audio: bytes, **extra: Any):  # type: ignore[no-untyped-def]
+        """Send a recording for a flow."""
+        return self.post(
+            "/record_voice", username=username, flow=flow, audio=media.b64(audio), **extra
+        )
+
+    def sign_up(self, username: str, image: bytes, phrases: list[bytes]):  # type: ignore[no-untyped-def]
+        """The whole sign-up: photo, phrases, then POST /sign_up; returns the last answer."""
+        assert self.take_photo(username, "sign_up", image).status_code == 200
+        for audio in phrases:
+            assert self.record_voice(username, "sign_up", audio).status_code == 200
+        return self.post("/sign_up", username=username)
+
+    def log_in(self, username: str, image: bytes, audio: bytes):  # type: ignore[no-untyped-def]
+        """The whole log-in: photo, voice, then POST /log_in; returns the last answer."""
+        assert self.take_photo(username, "log_in", image).status_code == 200
+        assert self.record_voice(username, "log_in", audio).status_code == 200
+        return self.post("/log_in", username=username)
+
+
+@pytest.fixture
+def visitor(client: FlaskClient) -> Visitor:
+    """A visitor of the test's app."""
+    return Visitor(client)
+
+
+@pytest.fixture
+def make_visitor(app: Flask):  # type: ignore[no-untyped-def]
+    """A factory of further visitors with their own cookies."""
+    return lambda: Visitor(app.test_client())
+
+
+@pytest.fixture
+def enrolled(visitor: Visitor) -> str:
+    """A registered user 'obama': obama.jpg and three phrases of speaker A."""
+    phrases = [media.phrase(media.SPEAKER_A, i) for i in range(3)]
+    answer = visitor.sign_up("obama", media.photo("obama.jpg"), phrases)
+    assert answer.status_code == 201, answer.json
+    return "obama"
