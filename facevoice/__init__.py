@@ -19,8 +19,9 @@ from facevoice.config import Settings
 from facevoice.storage.attempts import AttemptStore
 from facevoice.storage.database import Database
 from facevoice.storage.folders import make_dirs, sweep_expired
-from facevoice.storage.templates import TemplateCipher, load_or_create_key_file, parse_key
+from facevoice.storage.templates import load_cipher
 from facevoice.web import init_web
+from facevoice.web.security import init_security
 from facevoice.web.services import EXTENSION, Services
 
 log = logging.getLogger(__name__)
@@ -29,19 +30,29 @@ csrf = CSRFProtect()
 SWEEP_INTERVAL_SECONDS = 60
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app. ``config`` overrides settings by field name (see ``Settings``);
-    upper-case keys go to Flask's own config, and ``models`` supplies loaded models."""
-    app = Flask(
+def new_flask_app() -> Flask:
+    """The bare Flask object, with facevoice's templates, static files and instance folder."""
+    return Flask(
         __name__,
         instance_relative_config=True,
         template_folder="web/templates",
         static_folder="web/static",
     )
+
+
+def resolve_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Settings from the environment and ``overrides``, data folder defaulting to the instance."""
+    return Settings.from_env(overrides=overrides).with_data_dir(new_flask_app().instance_path)
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. ``config`` overrides settings by field name (see ``Settings``);
+    upper-case keys go to Flask's own config, and ``models`` supplies loaded models."""
+    app = new_flask_app()
     overrides = dict(config or {})
     flask_config = {key: overrides.pop(key) for key in list(overrides) if key.isupper()}
     models: Biometrics | None = overrides.pop("models", None)
-    settings = Settings.from_env(overrides=overrides).with_data_dir(app.instance_path)
+    settings = resolve_settings(overrides)
     _, tmp_dir = make_dirs(settings.data_dir)
 
     app.config.update(
@@ -51,8 +62,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,
-        JSON_SORT_KEYS=False,
     )
+    init_security(app, settings)
     app.config.update(flask_config)
 
     database = Database(settings.database_url)
@@ -61,21 +72,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         models = load_biometrics(settings.face_detect_width_px, settings.torch_threads)
         if settings.warm_up:
             models.warm_up()
-    attempts = AttemptStore(tmp_dir, settings.max_enroll_phrases, settings.attempt_timeout_seconds)
-    accounts = Accounts(settings, database, TemplateCipher(_template_key(settings)), models)
+    cipher = load_cipher(settings.template_key, settings.template_key_path)
+    attempts = AttemptStore(
+        tmp_dir, settings.max_enroll_phrases, settings.attempt_timeout_seconds, cipher
+    )
+    accounts = Accounts(settings, database, cipher, models)
     app.extensions[EXTENSION] = Services(settings, database, attempts, accounts)
 
     csrf.init_app(app)
     init_web(app)
     _sweep_attempts_periodically(app, attempts)
     return app
-
-
-def _template_key(settings: Settings) -> bytes:
-    if settings.template_key:
-        return parse_key(settings.template_key)
-    path = Path(settings.template_key_file or Path(settings.data_dir) / "template.key")
-    return load_or_create_key_file(path)
 
 
 def _secret_from_file(path: Path) -> str:

@@ -18,9 +18,22 @@ from facevoice.biometrics.models import Biometrics
 from facevoice.biometrics.vectors import normalise
 from facevoice.biometrics.voice import VoiceMatch, enrollment_template, voice_check
 from facevoice.config import Settings
-from facevoice.errors import MissingSample
+from facevoice.errors import AccountDisabled, AccountLocked, MissingSample, UsernameTaken
 from facevoice.storage.attempts import Attempt, sample_file, username_key
-from facevoice.storage.database import Database, User, create_user, get_user
+from facevoice.storage.database import (
+    Database,
+    User,
+    create_user,
+    get_user,
+    is_registered,
+    record_event,
+)
+from facevoice.storage.lockout import (
+    LockoutPolicy,
+    lockout_state,
+    record_failure,
+    reset_failures,
+)
 from facevoice.storage.templates import FACE, VOICE, TemplateCipher
 
 log = logging.getLogger(__name__)
@@ -49,6 +62,11 @@ class Accounts:
         self.database = database
         self.cipher = cipher
         self.models = models
+        self.lockout = LockoutPolicy(
+            settings.lockout_after_failures,
+            settings.lockout_wait_seconds,
+            settings.disable_after_failures,
+        )
 
     def take_photo(self, attempt: Attempt, image: bytes) -> None:
         """Embed the single face of a photo into the attempt; the photo never outlives this."""
@@ -68,6 +86,62 @@ class Accounts:
         speech = speech_samples(samples, self.settings.min_speech_seconds)
         embedding = self.models.voice.embed(speech)
         return attempt.save_voice(embedding, phrase)
+
+    def sign_up(self, username: str, attempt: Attempt | None, client_ip: str) -> User:
+        """Register ``username`` from the attempt's samples, and write it to the audit log.
+
+        ``UsernameTaken`` if the name exists, ``MissingSample`` if a sample is missing.
+        """
+        try:
+            if is_registered(self.database, username):
+                raise UsernameTaken()
+            if attempt is None:
+                raise MissingSample()
+            user = self.register(attempt)
+        except (UsernameTaken, MissingSample) as error:
+            outcome = "name_taken" if isinstance(error, UsernameTaken) else "missing_sample"
+            record_event(self.database, "sign_up", username, client_ip, outcome)
+            raise
+        record_event(self.database, "sign_up", username, client_ip, "registered")
+        return user
+
+    def log_in(self, username: str, attempt: Attempt | None, client_ip: str) -> User | None:
+        """Decide a log-in: the user if face and voice both match, else None.
+
+        Locked-out names raise ``AccountLocked`` or ``AccountDisabled`` before any work; a
+        missing sample raises ``MissingSample``. Every decision goes to the audit log and
+        the lockout counters.
+        """
+        state = lockout_state(self.database, username, self.lockout)
+        if not state.allowed:
+            outcome = "disabled" if state.disabled else "locked"
+            record_event(self.database, "log_in", username, client_ip, outcome)
+            if state.disabled:
+                raise AccountDisabled()
+            raise AccountLocked(state.retry_after_seconds)
+        try:
+            if attempt is None:
+                raise MissingSample()
+            user, result = self.verification(attempt)
+        except MissingSample:
+            record_event(self.database, "log_in", username, client_ip, "missing_sample")
+            raise
+        if result.accepted:
+            reset_failures(self.database, username)
+            outcome = "accepted"
+        else:
+            record_failure(self.database, username, self.lockout)
+            outcome = "refused" if user is not None else "unknown_user"
+        record_event(
+            self.database,
+            "log_in",
+            username,
+            client_ip,
+            outcome,
+            result.face.distance,
+            result.voice.similarity,
+        )
+        return user if result.accepted else None
 
     def register(self, attempt: Attempt) -> User:
         """Create the attempt's user with both templates at once; raises if one is missing."""

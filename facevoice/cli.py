@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import click
 
+from facevoice import admin
 from facevoice.config import Settings
+
+
+def settings() -> Settings:
+    """The settings of this installation, as the app would see them."""
+    from facevoice import resolve_settings
+
+    return resolve_settings()
 
 
 @click.group()
@@ -17,7 +28,94 @@ def run() -> None:
     """Serve the site with Flask's development server (FACEVOICE_HOST, FACEVOICE_PORT)."""
     from facevoice import create_app
 
-    settings = Settings.from_env()
     app = create_app()
-    click.echo(f"facevoice: data in {app.extensions['facevoice'].settings.data_dir}")
-    app.run(host=settings.host, port=settings.port, threaded=True)
+    current = app.extensions["facevoice"].settings
+    click.echo(f"facevoice: data in {current.data_dir}")
+    app.run(host=current.host, port=current.port, threaded=True)
+
+
+@main.group()
+def users() -> None:
+    """List, re-enable and delete users."""
+
+
+@users.command("list")
+def users_list() -> None:
+    """Every registered user, with consecutive failed log-ins."""
+    rows = admin.list_users(admin.database_of(settings()))
+    for row in rows:
+        state = "DISABLED" if row.disabled else f"{row.consecutive_failures} failures"
+        click.echo(f"{row.username}\t{row.created_at:%Y-%m-%d %H:%M}\t{state}")
+    click.echo(f"{len(rows)} user(s)", err=True)
+
+
+@users.command("enable")
+@click.argument("username")
+def users_enable(username: str) -> None:
+    """Re-enable biometric log-in of a username locked out by failed attempts."""
+    if admin.enable_user(admin.database_of(settings()), username):
+        click.echo(f"{username}: failed log-ins cleared, log-in enabled")
+    else:
+        click.echo(f"{username}: was not locked")
+
+
+@users.command("delete")
+@click.argument("username")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def users_delete(username: str, yes: bool) -> None:
+    """Delete a user with all their data (templates, counters, audit entries)."""
+    if not yes:
+        click.confirm(f"Delete {username} and all their data?", abort=True)
+    if admin.delete_user(admin.database_of(settings()), username):
+        click.echo(f"{username}: deleted")
+    else:
+        click.echo(f"{username}: no such user (any audit entries and counters were deleted)")
+        sys.exit(1)
+
+
+@main.group()
+def audit() -> None:
+    """The audit log of sign-ups and log-ins (server-side only)."""
+
+
+@audit.command("list")
+@click.option("--user", "username", help="Only this username.")
+@click.option("--limit", type=int, default=50, show_default=True, help="At most this many.")
+def audit_list(username: str | None, limit: int) -> None:
+    """Recent entries, newest first."""
+    for event in admin.audit_events(admin.database_of(settings()), username, limit):
+        face = "-" if event.face_distance is None else f"{event.face_distance:.3f}"
+        voice = "-" if event.voice_similarity is None else f"{event.voice_similarity:.3f}"
+        click.echo(
+            f"{event.at:%Y-%m-%d %H:%M:%S}\t{event.event}\t{event.username}\t"
+            f"{event.client_ip}\t{event.outcome}\tface={face}\tvoice={voice}"
+        )
+
+
+@audit.command("export")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv")
+@click.option("--user", "username", help="Only this username.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="File to write.")
+def audit_export(fmt: str, username: str | None, output: Path | None) -> None:
+    """Every entry as CSV or JSON, to a file or standard output."""
+    text = admin.export_audit(admin.audit_events(admin.database_of(settings()), username), fmt)
+    if output:
+        output.write_text(text)
+    else:
+        click.echo(text, nl=False)
+
+
+@main.group()
+def keys() -> None:
+    """The key that encrypts biometric templates."""
+
+
+@keys.command("rotate")
+@click.option("--new-key", default="", help="64 hex digits (default: a fresh random key).")
+def keys_rotate(new_key: str) -> None:
+    """Re-encrypt every template under a new key."""
+    current = settings()
+    count = admin.rotate_template_key(current, admin.database_of(current), new_key)
+    click.echo(f"re-encrypted the templates of {count} user(s)")
+    if current.template_key:
+        click.echo("now set FACEVOICE_TEMPLATE_KEY to the new key alone")

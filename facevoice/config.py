@@ -64,6 +64,42 @@ class Settings:
     attempt_timeout_seconds: int = field(
         default=600, metadata={"doc": "Pending samples of an unfinished attempt expire after this"}
     )
+    ratelimit: bool = field(
+        default=True, metadata={"doc": "Rate limiting on (`off` for load tests; lockout stays)"}
+    )
+    ratelimit_storage_url: str = field(
+        default="memory://",
+        metadata={"doc": "Where rate-limit counters live, e.g. redis://host:6379"},
+    )
+    ratelimit_per_ip: str = field(
+        default="300 per minute;3000 per hour",
+        metadata={"doc": "Requests one client address may make to each limited route"},
+    )
+    ratelimit_per_username: str = field(
+        default="30 per minute;300 per hour",
+        metadata={"doc": "Requests naming one username each limited route accepts"},
+    )
+    lockout_after_failures: int = field(
+        default=5, metadata={"doc": "Consecutive failed log-ins before each try must wait"}
+    )
+    lockout_wait_seconds: int = field(
+        default=30, metadata={"doc": "Wait between tries once an account is locked out"}
+    )
+    disable_after_failures: int = field(
+        default=50, metadata={"doc": "Consecutive failed log-ins that disable biometric log-in"}
+    )
+    https: bool = field(
+        default=False, metadata={"doc": "Served over HTTPS: cookies get the Secure flag"}
+    )
+    proxy_hops: int = field(
+        default=0, metadata={"doc": "Reverse proxies in front whose X-Forwarded-* headers to trust"}
+    )
+    session_idle_seconds: int = field(
+        default=3600, metadata={"doc": "A logged-in session ends after this long without requests"}
+    )
+    session_max_seconds: int = field(
+        default=86400, metadata={"doc": "A logged-in session ends this long after log-in"}
+    )
     warm_up: bool = field(
         default=True, metadata={"doc": "Load and run the models once when the app starts"}
     )
@@ -89,6 +125,11 @@ class Settings:
                 raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
             settings = dataclasses.replace(settings, **overrides)
         return settings
+
+    @property
+    def template_key_path(self) -> Path:
+        """The key file used when no key is given in the environment."""
+        return Path(self.template_key_file or Path(self.data_dir) / "template.key")
 
     def with_data_dir(self, default_dir: str | Path) -> Settings:
         """Return a copy whose data folder and database URL are filled in."""

@@ -77,3 +77,26 @@ class BadAudio(Unusable):
     """A recording with too little speech, or too long."""
 
     default_message = "No usable speech in the recording. Speak clearly, close to the microphone."
+
+
+class AccountLocked(FacevoiceError):
+    """Too many consecutive failed log-ins: the next try must wait."""
+
+    status = 429
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        self.retry_after_seconds = retry_after_seconds
+        super().__init__(
+            f"Too many failed log-ins for this account. Wait {retry_after_seconds} seconds, "
+            "then try again."
+        )
+
+
+class AccountDisabled(FacevoiceError):
+    """So many consecutive failed log-ins that an administrator must re-enable the account."""
+
+    status = 403
+    default_message = (
+        "Log-in for this account is disabled after too many failed attempts. Ask the site's "
+        "administrator to re-enable it."
+    )

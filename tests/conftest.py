@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
+import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
 
 from facevoice import create_app
 from facevoice.biometrics.models import Biometrics, load_biometrics
@@ -113,3 +118,52 @@ def enrolled(visitor: Visitor) -> str:
     answer = visitor.sign_up("obama", media.photo("obama.jpg"), phrases)
     assert answer.status_code == 201, answer.json
     return "obama"
+
+
+def service_reachable(host: str, port: int) -> bool:
+    """Whether a TCP service answers."""
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip without the service, unless CI demands it (FACEVOICE_REQUIRE_SERVICES=1)."""
+    if service_reachable(host, port):
+        return
+    message = f"{name} is not reachable at {host}:{port}"
+    if os.environ.get("FACEVOICE_REQUIRE_SERVICES") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> str:
+    """URL of the local PostgreSQL server's maintenance database."""
+    url = os.environ.get("FACEVOICE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    return url
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str):  # type: ignore[no-untyped-def]
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    name = f"facevoice_test_{secrets.token_hex(4)}"
+    admin = create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield postgres_server_url.rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """A Redis database of the local server, emptied for the test."""
+    require_service("Redis", "127.0.0.1", 6379)
+    url = "redis://127.0.0.1:6379/7"
+    redis.Redis.from_url(url).flushdb()
+    return url

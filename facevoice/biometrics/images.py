@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import struct
+import warnings
 from pathlib import Path
 from typing import BinaryIO
 
@@ -12,6 +14,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from facevoice.errors import BadInput, TooLarge, UnsupportedMedia
 
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
+# What Pillow raises on a file whose header it knows but whose data is broken.
+DAMAGED = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError)
+DAMAGED_MESSAGE = "The picture is damaged or incomplete. Take it again."
 
 ImageSource = str | Path | bytes | BinaryIO
 
@@ -26,9 +31,18 @@ def load_image(source: ImageSource, max_pixels: int) -> np.ndarray:
     if isinstance(source, bytes):
         source = io.BytesIO(source)
     try:
-        image = Image.open(source)
+        with warnings.catch_warnings():
+            # Our own pixel cap below is stricter than Pillow's bomb warning.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(source)
+    except Image.DecompressionBombError:
+        raise TooLarge(
+            f"The picture has too many pixels; at most {max_pixels:,} are accepted."
+        ) from None
     except (UnidentifiedImageError, ValueError):
         raise UnsupportedMedia("This is not a picture we can read: send a JPEG or PNG.") from None
+    except DAMAGED:
+        raise BadInput(DAMAGED_MESSAGE) from None
     with image:
         if image.format not in ACCEPTED_FORMATS:
             raise UnsupportedMedia(
@@ -43,8 +57,8 @@ def load_image(source: ImageSource, max_pixels: int) -> np.ndarray:
             upright = ImageOps.exif_transpose(image)
             rgb = upright.convert("RGB")
             return np.asarray(rgb)
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-            raise BadInput("The picture is damaged or incomplete. Take it again.") from None
+        except (*DAMAGED, Image.DecompressionBombError):
+            raise BadInput(DAMAGED_MESSAGE) from None
 
 
 def scaled_copy(rgb: np.ndarray, width: int) -> tuple[np.ndarray, float]:

@@ -7,7 +7,6 @@ the attempt folder, embedded and deleted within the request that brought them.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import secrets
@@ -20,12 +19,18 @@ from pathlib import Path
 import numpy as np
 
 from facevoice.storage.folders import ATTEMPT_ID, get_upload_folder, remove_folder
+from facevoice.storage.templates import (
+    PENDING_FACE,
+    PENDING_VOICE,
+    TemplateCipher,
+    TemplateKeyError,
+)
 
 SIGN_UP = "sign_up"
 LOG_IN = "log_in"
 FLOWS = (SIGN_UP, LOG_IN)
 STATE_FILE = "attempt.json"
-FACE_FILE = "face.npy"
+FACE_FILE = "face.bin"
 
 
 def username_key(username: str) -> str:
@@ -42,6 +47,7 @@ class Attempt:
     username: str
     flow: str
     max_phrases: int
+    cipher: TemplateCipher
 
     def belongs_to(self, username: str, flow: str) -> bool:
         """Whether this attempt is the one of ``username`` in ``flow``."""
@@ -59,12 +65,11 @@ class Attempt:
 
     def save_face(self, embedding: np.ndarray) -> None:
         """Keep the face embedding, replacing an earlier one."""
-        _save_array(self.folder / FACE_FILE, embedding)
-        self.touch()
+        self._save(self.folder / FACE_FILE, embedding, PENDING_FACE)
 
     def face(self) -> np.ndarray | None:
         """The face embedding, if a photo was taken."""
-        return _load_array(self.folder / FACE_FILE)
+        return self._load(self.folder / FACE_FILE, PENDING_FACE)
 
     def save_voice(self, embedding: np.ndarray, phrase: int | None = None) -> int:
         """Keep a phrase embedding; return how many phrases the attempt now has.
@@ -77,24 +82,34 @@ class Attempt:
             phrase = self._next_phrase(limit)
         if not 1 <= phrase <= limit:
             raise ValueError(f"phrase must be between 1 and {limit}")
-        _save_array(self._voice_path(phrase), embedding)
-        self.touch()
+        self._save(self._voice_path(phrase), embedding, PENDING_VOICE)
         return len(self._voice_files())
 
     def voices(self) -> list[np.ndarray]:
         """The phrase embeddings collected so far, in phrase order."""
-        arrays = (_load_array(path) for path in self._voice_files())
+        arrays = (self._load(path, PENDING_VOICE) for path in self._voice_files())
         return [array for array in arrays if array is not None]
 
     def touch(self) -> None:
         """Mark the attempt as active, postponing its expiry."""
         os.utime(self.folder)
 
+    def _save(self, path: Path, embedding: np.ndarray, kind: str) -> None:
+        # Pending embeddings are biometric data too: sealed like the stored templates.
+        _write_atomically(path, self.cipher.seal(embedding, self.id, kind))
+        self.touch()
+
+    def _load(self, path: Path, kind: str) -> np.ndarray | None:
+        try:
+            return self.cipher.open(path.read_bytes(), self.id, kind)
+        except (FileNotFoundError, TemplateKeyError):
+            return None
+
     def _voice_path(self, phrase: int) -> Path:
-        return self.folder / f"voice-{phrase}.npy"
+        return self.folder / f"voice-{phrase}.bin"
 
     def _voice_files(self) -> list[Path]:
-        return sorted(self.folder.glob("voice-*.npy"), key=lambda p: int(p.stem.split("-")[1]))
+        return sorted(self.folder.glob("voice-*.bin"), key=lambda p: int(p.stem.split("-")[1]))
 
     def _next_phrase(self, limit: int) -> int:
         taken = {int(p.stem.split("-")[1]) for p in self._voice_files()}
@@ -108,8 +123,11 @@ class Attempt:
 class AttemptStore:
     """Creates, finds and ends attempts under ``tmp/``."""
 
-    def __init__(self, tmp_dir: str | Path, max_phrases: int, timeout_seconds: float) -> None:
+    def __init__(
+        self, tmp_dir: str | Path, max_phrases: int, timeout_seconds: float, cipher: TemplateCipher
+    ) -> None:
         self.tmp_dir = Path(tmp_dir)
+        self.cipher = cipher
         self.max_phrases = max_phrases
         self.timeout_seconds = timeout_seconds
 
@@ -126,7 +144,9 @@ class AttemptStore:
         if expired:
             remove_folder(folder)
             return None
-        return Attempt(attempt_id, folder, state["username"], state["flow"], self.max_phrases)
+        return Attempt(
+            attempt_id, folder, state["username"], state["flow"], self.max_phrases, self.cipher
+        )
 
     def begin(self, attempt_id: str | None, username: str, flow: str) -> Attempt:
         """The attempt of ``username`` in ``flow``: the current one, or a new one.
@@ -146,7 +166,7 @@ class AttemptStore:
             folder / STATE_FILE,
             json.dumps({"username": username, "flow": flow, "created": time.time()}).encode(),
         )
-        return Attempt(new_id, folder, username, flow, self.max_phrases)
+        return Attempt(new_id, folder, username, flow, self.max_phrases, self.cipher)
 
     def end(self, attempt: Attempt) -> None:
         """Delete the attempt and everything it holds."""
@@ -161,19 +181,6 @@ def sample_file(path: Path, data: bytes) -> Iterator[Path]:
         yield path
     finally:
         path.unlink(missing_ok=True)
-
-
-def _save_array(path: Path, array: np.ndarray) -> None:
-    buffer = io.BytesIO()
-    np.save(buffer, np.asarray(array, dtype=np.float32), allow_pickle=False)
-    _write_atomically(path, buffer.getvalue())
-
-
-def _load_array(path: Path) -> np.ndarray | None:
-    try:
-        return np.load(path, allow_pickle=False)
-    except (FileNotFoundError, ValueError, OSError):
-        return None
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

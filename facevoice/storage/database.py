@@ -53,7 +53,18 @@ class User(Base):
     face_template: Mapped[bytes] = mapped_column(LargeBinary)
     voice_template: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LoginFailures(Base):
+    """Consecutive failed log-ins of one username, whether or not it is registered.
+
+    Keeping them for unknown names too means lockout tells nothing about who exists.
+    """
+
+    __tablename__ = "login_failures"
+
+    username_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    consecutive: Mapped[int] = mapped_column(Integer, default=0)
     last_failed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
 

@@ -28,6 +28,8 @@ NONCE_BYTES = 12
 KEY_ID_BYTES = 8
 FACE = "face"
 VOICE = "voice"
+PENDING_FACE = "pending-face"
+PENDING_VOICE = "pending-voice"
 
 
 class TemplateKeyError(Exception):
@@ -53,16 +55,39 @@ def new_key_text() -> str:
     return secrets.token_hex(KEY_BYTES)
 
 
-def load_or_create_key_file(path: Path) -> bytes:
-    """Read the key file, or create it once with owner-only permissions."""
+def parse_keys(text: str) -> list[bytes]:
+    """Keys separated by commas or new lines, the current one first."""
+    keys = [parse_key(part) for part in text.replace(",", "\n").split() if part.strip()]
+    if not keys:
+        raise TemplateKeyError("no template key given")
+    return keys
+
+
+def load_or_create_key_file(path: Path) -> list[bytes]:
+    """The keys of a key file (current first), creating it once with owner-only access."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return parse_key(path.read_text())
+        return parse_keys(path.read_text())
     with os.fdopen(fd, "w") as out:
         out.write(new_key_text() + "\n")
     log.warning("generated a new template key in %s: back it up apart from the database", path)
-    return parse_key(path.read_text())
+    return parse_keys(path.read_text())
+
+
+def write_key_file(path: Path, keys: list[bytes]) -> None:
+    """Replace the key file atomically with these keys, the current one first."""
+    partial = path.with_name(path.name + ".part")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write("".join(key.hex() + "\n" for key in keys))
+    os.replace(partial, path)
+
+
+def load_cipher(key_text: str, key_file: Path) -> TemplateCipher:
+    """The cipher of ``FACEVOICE_TEMPLATE_KEY`` if set, else of the key file."""
+    keys = parse_keys(key_text) if key_text else load_or_create_key_file(key_file)
+    return TemplateCipher(keys[0], tuple(keys[1:]))
 
 
 def key_id(key: bytes) -> bytes:
@@ -75,16 +100,17 @@ class TemplateCipher:
 
     def __init__(self, key: bytes, old_keys: tuple[bytes, ...] = ()) -> None:
         self._current = key
+        self._old = old_keys
         self._keys = {key_id(k): AESGCM(k) for k in (key, *old_keys)}
 
-    def seal(self, vector: np.ndarray, username_key: str, kind: str) -> bytes:
-        """Encrypt a template for one account and kind."""
+    def seal(self, vector: np.ndarray, owner: str, kind: str) -> bytes:
+        """Encrypt a template for one owner (an account's username key) and kind."""
         nonce = os.urandom(NONCE_BYTES)
         plain = np.asarray(vector, dtype="<f4").tobytes()
-        sealed = self._keys[key_id(self._current)].encrypt(nonce, plain, _aad(username_key, kind))
+        sealed = self._keys[key_id(self._current)].encrypt(nonce, plain, _aad(owner, kind))
         return MAGIC + key_id(self._current) + nonce + sealed
 
-    def open(self, blob: bytes, username_key: str, kind: str) -> np.ndarray:
+    def open(self, blob: bytes, owner: str, kind: str) -> np.ndarray:
         """Decrypt a template; ``TemplateKeyError`` if it is not ours or was tampered with."""
         if not blob.startswith(MAGIC):
             raise TemplateKeyError("not a sealed template")
@@ -96,7 +122,7 @@ class TemplateCipher:
             raise TemplateKeyError("template sealed with an unknown key")
         try:
             plain = cipher.decrypt(
-                nonce, blob[start + KEY_ID_BYTES + NONCE_BYTES :], _aad(username_key, kind)
+                nonce, blob[start + KEY_ID_BYTES + NONCE_BYTES :], _aad(owner, kind)
             )
         except InvalidTag:
             raise TemplateKeyError(
@@ -104,10 +130,15 @@ class TemplateCipher:
             ) from None
         return np.frombuffer(plain, dtype="<f4").astype(np.float32)
 
+    @property
+    def keys(self) -> list[bytes]:
+        """The current key, then the older ones."""
+        return [self._current, *(k for k in self._old if k != self._current)]
+
     def is_current(self, blob: bytes) -> bool:
         """Whether a template is sealed with the current key."""
         return blob[len(MAGIC) : len(MAGIC) + KEY_ID_BYTES] == key_id(self._current)
 
 
-def _aad(username_key: str, kind: str) -> bytes:
-    return f"{kind}\x00{username_key}".encode()
+def _aad(owner: str, kind: str) -> bytes:
+    return f"{kind}\x00{owner}".encode()

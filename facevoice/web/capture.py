@@ -13,6 +13,7 @@ from facevoice.web.requests import (
     read_fields,
     username_field,
 )
+from facevoice.web.security import rate_limited
 from facevoice.web.services import services
 from facevoice.web.session import current_attempt
 
@@ -20,6 +21,7 @@ bp = Blueprint("capture", __name__)
 
 
 @bp.post("/take_photo")
+@rate_limited()
 def take_photo():  # type: ignore[no-untyped-def]
     """Embed the photo's single face into this session's attempt."""
     data = read_fields()
@@ -30,6 +32,7 @@ def take_photo():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/record_voice")
+@rate_limited()
 def record_voice():  # type: ignore[no-untyped-def]
     """Embed the recording's speaker into this session's attempt."""
     data = read_fields()

@@ -28,7 +28,11 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(FacevoiceError)
     def facevoice_error(error: FacevoiceError):  # type: ignore[no-untyped-def]
-        return answer(error.status, error.message)
+        response, status = answer(error.status, error.message)
+        retry_after = getattr(error, "retry_after_seconds", None)
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
+        return response, status
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):  # type: ignore[no-untyped-def]
@@ -39,7 +43,14 @@ def register(app: Flask) -> None:
         if not wants_json():
             return error
         status = error.code or 500
-        return answer(status, HTTP_MESSAGES.get(status, error.description or error.name))
+        response, status = answer(
+            status, HTTP_MESSAGES.get(status, error.description or error.name)
+        )
+        # Keep headers the exception carries (Retry-After on 429, Allow on 405).
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response, status
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):  # type: ignore[no-untyped-def]

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request, session
+from flask import Blueprint, render_template
 from flask_login import login_user
 
-from facevoice.errors import MissingSample
 from facevoice.storage.attempts import LOG_IN
-from facevoice.storage.database import record_event
-from facevoice.web.requests import answer, read_fields, username_field
+from facevoice.web.requests import answer, client_ip, read_fields, username_field
+from facevoice.web.security import rate_limited, start_login_session
 from facevoice.web.services import services
-from facevoice.web.session import LoginUser, end_attempt, find_attempt
+from facevoice.web.session import LoginUser, concluding, find_attempt
 
 bp = Blueprint("log_in", __name__)
 
@@ -27,27 +26,15 @@ def page():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/log_in")
+@rate_limited()
 def log_in():  # type: ignore[no-untyped-def]
     """Log in when this session's photo and voice both match the user's templates."""
     username = username_field(read_fields())
     attempt = find_attempt(username, LOG_IN)
-    if attempt is None:
-        raise MissingSample()
-    # A missing sample raises before any work and keeps the attempt, so it can be added.
-    user, result = services().accounts.verification(attempt)
-    end_attempt(attempt)
-    outcome = "accepted" if result.accepted else ("unknown_user" if user is None else "refused")
-    record_event(
-        services().database,
-        "log_in",
-        username,
-        request.remote_addr or "",
-        outcome,
-        result.face.distance,
-        result.voice.similarity,
-    )
-    if not result.accepted or user is None:
+    with concluding(attempt):
+        user = services().accounts.log_in(username, attempt, client_ip())
+    if user is None:
         return answer(401, REFUSED)
-    session.clear()  # a new session at login: nothing from before carries over
+    start_login_session()
     login_user(LoginUser.of(user))
     return answer(200, f"Welcome back, {user.username}.", redirect="/protected")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, session
+from flask import Blueprint, redirect, render_template
 from flask_login import current_user, login_required, logout_user
+
+from facevoice.web.security import clear_session
 
 bp = Blueprint("pages", __name__)
 
@@ -25,5 +27,5 @@ def protected():  # type: ignore[no-untyped-def]
 def logout():  # type: ignore[no-untyped-def]
     """End the session and go back to the main page."""
     logout_user()
-    session.clear()
+    clear_session()
     return redirect("/")

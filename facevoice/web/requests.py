@@ -86,6 +86,11 @@ def answer(status: int, message: str, **extra: Any) -> tuple[Response, int]:
     return jsonify(ok=status < 400, message=message, **extra), status
 
 
+def client_ip() -> str:
+    """The client's address (as set by ProxyFix when behind trusted proxies)."""
+    return request.remote_addr or "unknown"
+
+
 def wants_json() -> bool:
     """Whether the client prefers a JSON answer to an HTML page."""
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])

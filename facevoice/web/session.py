@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from flask import Flask, redirect, session
 from flask_login import LoginManager, UserMixin
 from werkzeug.wrappers import Response
 
+from facevoice.errors import MissingSample
 from facevoice.storage.attempts import Attempt
 from facevoice.storage.database import User
 from facevoice.web.services import services
@@ -41,7 +45,7 @@ def load_user(user_id: str) -> LoginUser | None:
         return None
     with services().database.session() as db:
         user = db.get(User, int(user_id))
-        return LoginUser.of(user) if user is not None and not user.disabled else None
+        return LoginUser.of(user) if user is not None else None
 
 
 @login_manager.unauthorized_handler
@@ -67,3 +71,18 @@ def end_attempt(attempt: Attempt) -> None:
     """Delete the attempt and forget it in the session."""
     services().attempts.end(attempt)
     session.pop(ATTEMPT_KEY, None)
+
+
+@contextmanager
+def concluding(attempt: Attempt | None) -> Iterator[None]:
+    """End the attempt when the block is done, whatever the outcome, except a missing
+    sample: then the attempt stays so the client can add what is missing."""
+    missing = False
+    try:
+        yield
+    except MissingSample:
+        missing = True
+        raise
+    finally:
+        if attempt is not None and not missing:
+            end_attempt(attempt)

@@ -4,42 +4,37 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template, request
 
-from facevoice.errors import MissingSample, UsernameTaken
 from facevoice.storage.attempts import SIGN_UP
-from facevoice.storage.database import is_registered, record_event
-from facevoice.web.requests import answer, read_fields, username_field, wants_json
+from facevoice.storage.database import is_registered
+from facevoice.web.requests import answer, client_ip, read_fields, username_field, wants_json
+from facevoice.web.security import rate_limited
 from facevoice.web.services import services
-from facevoice.web.session import end_attempt, find_attempt
+from facevoice.web.session import concluding, find_attempt
 
 bp = Blueprint("sign_up", __name__)
 
 
+def is_name_check() -> bool:
+    """Whether this GET /sign_up asks if a name is taken, rather than for the page."""
+    return "username" in request.args and wants_json()
+
+
 @bp.get("/sign_up")
+@rate_limited(exempt_when=lambda: not is_name_check())
 def page():  # type: ignore[no-untyped-def]
     """The sign-up page, or with ``?username=`` and a JSON Accept header, whether it is taken."""
-    if "username" in request.args and wants_json():
+    if is_name_check():
         username = username_field(request.args)
         return jsonify(username=username, registered=is_registered(services().database, username))
     return render_template("sign_up.html", max_phrases=services().settings.max_enroll_phrases)
 
 
 @bp.post("/sign_up")
+@rate_limited()
 def sign_up():  # type: ignore[no-untyped-def]
     """Create the user from this session's photo and voice phrases."""
     username = username_field(read_fields())
-    database = services().database
     attempt = find_attempt(username, SIGN_UP)
-    try:
-        if is_registered(database, username):
-            raise UsernameTaken()
-        if attempt is None:
-            raise MissingSample()
-        services().accounts.register(attempt)
-    except UsernameTaken:
-        if attempt is not None:
-            end_attempt(attempt)
-        record_event(database, "sign_up", username, request.remote_addr or "", "name_taken")
-        raise
-    end_attempt(attempt)
-    record_event(database, "sign_up", username, request.remote_addr or "", "registered")
+    with concluding(attempt):
+        services().accounts.sign_up(username, attempt, client_ip())
     return answer(201, f"Welcome, {username}! You can now log in with your face and voice.")
