@@ -30,7 +30,7 @@ system-deps:
 	fi
 
 lint: install
-	$(BIN)/ruff check facevoice tests bench
+	$(BIN)/ruff check .
 
 test: install system-deps lint
 	$(BIN)/python -m pytest
