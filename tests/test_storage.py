@@ -1,0 +1,126 @@
+"""The data folder, pending attempts, and the database schema."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from alembic import command
+
+from facevoice.errors import UsernameTaken
+from facevoice.storage.attempts import LOG_IN, SIGN_UP, AttemptStore
+from facevoice.storage.database import Database, alembic_config, create_user, get_user
+from facevoice.storage.folders import get_upload_folder, make_dirs, sweep_expired
+from facevoice.storage.templates import TemplateCipher, parse_key
+
+CIPHER = TemplateCipher(parse_key("11" * 32))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> AttemptStore:
+    """Attempts in a temporary tmp/ folder."""
+    _, tmp_dir = make_dirs(tmp_path)
+    return AttemptStore(tmp_dir, max_phrases=3, timeout_seconds=600, cipher=CIPHER)
+
+
+def test_make_dirs_creates_private_db_and_tmp(tmp_path: Path) -> None:
+    db_dir, tmp_dir = make_dirs(tmp_path / "data")
+    assert db_dir.is_dir() and tmp_dir.is_dir()
+    assert tmp_dir.stat().st_mode & 0o777 == 0o700
+
+
+@pytest.mark.parametrize("attempt_id", ["../etc", "a" * 31, "A" * 32, "", "0" * 31 + "/"])
+def test_upload_folder_refuses_ids_that_are_not_ours(tmp_path: Path, attempt_id: str) -> None:
+    with pytest.raises(ValueError):
+        get_upload_folder(tmp_path, attempt_id)
+
+
+def test_sweep_deletes_only_expired_attempts(store: AttemptStore) -> None:
+    old = store.begin(None, "alice", SIGN_UP)
+    fresh = store.begin(None, "bobby", SIGN_UP)
+    hour_ago = time.time() - 3600
+    os.utime(old.folder, (hour_ago, hour_ago))
+    assert sweep_expired(store.tmp_dir, 600) == 1
+    assert not old.folder.exists() and fresh.folder.exists()
+
+
+def test_attempt_continues_for_the_same_name_and_flow(store: AttemptStore) -> None:
+    first = store.begin(None, "alice", SIGN_UP)
+    assert store.begin(first.id, "Alice", SIGN_UP).id == first.id
+
+
+def test_switching_name_or_flow_abandons_the_attempt(store: AttemptStore) -> None:
+    first = store.begin(None, "alice", SIGN_UP)
+    first.save_face(np.ones(128))
+    second = store.begin(first.id, "alice", LOG_IN)
+    assert second.id != first.id
+    assert not first.folder.exists()
+    assert second.face() is None
+
+
+def test_expired_attempt_is_not_found(store: AttemptStore) -> None:
+    attempt = store.begin(None, "alice", SIGN_UP)
+    past = time.time() - 601
+    os.utime(attempt.folder, (past, past))
+    assert store.find(attempt.id) is None
+
+
+def test_embeddings_round_trip_through_the_attempt(store: AttemptStore) -> None:
+    attempt = store.begin(None, "alice", SIGN_UP)
+    face = np.arange(128, dtype=np.float32)
+    attempt.save_face(face)
+    np.testing.assert_array_equal(attempt.face(), face)
+
+
+def test_sign_up_keeps_the_latest_phrases_up_to_the_limit(store: AttemptStore) -> None:
+    attempt = store.begin(None, "alice", SIGN_UP)
+    counts = [attempt.save_voice(np.full(192, i, dtype=np.float32)) for i in range(5)]
+    assert counts == [1, 2, 3, 3, 3]
+    assert sorted(float(v[0]) for v in attempt.voices()) == [2.0, 3.0, 4.0]
+
+
+def test_log_in_keeps_one_phrase(store: AttemptStore) -> None:
+    attempt = store.begin(None, "alice", LOG_IN)
+    attempt.save_voice(np.zeros(192))
+    assert attempt.save_voice(np.ones(192)) == 1
+    assert attempt.voices()[0][0] == 1.0
+
+
+def test_create_user_refuses_a_taken_name_in_any_case(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'users.sqlite3'}")
+    database.upgrade()
+    create_user(database, "Alice", b"face", b"voice")
+    with pytest.raises(UsernameTaken):
+        create_user(database, "alice", b"face", b"voice")
+    with database.session() as session:
+        assert get_user(session, "ALICE").username == "Alice"
+
+
+def test_upgrade_from_the_first_schema_keeps_users_and_failure_counts(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    command.upgrade(alembic_config(url), "0001")
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO users (username, username_key, face_template, voice_template, "
+                "created_at, failed_logins, last_failed_at, disabled) VALUES "
+                "('Alice', 'alice', x'01', x'02', '2026-01-01 00:00:00', 7, "
+                "'2026-01-01 00:00:00', 0)"
+            )
+        )
+    engine.dispose()
+    database = Database(url)
+    database.upgrade()
+    with database.session() as session:
+        assert get_user(session, "alice").face_template == b"\x01"
+        count = session.execute(
+            sa.text("SELECT consecutive FROM login_failures WHERE username_key = 'alice'")
+        ).scalar()
+        assert count == 7
+        columns = {c["name"] for c in sa.inspect(session.get_bind()).get_columns("users")}
+        assert "failed_logins" not in columns
