@@ -16,7 +16,7 @@ from flask_wtf.csrf import CSRFProtect
 from facevoice.accounts import Accounts
 from facevoice.biometrics.models import Biometrics, load_biometrics
 from facevoice.config import Settings
-from facevoice.storage.attempts import AttemptStore
+from facevoice.storage.attempts import AttemptStore, attempt_blobs
 from facevoice.storage.database import Database
 from facevoice.storage.folders import make_dirs, sweep_expired
 from facevoice.storage.templates import load_cipher
@@ -73,8 +73,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         if settings.warm_up:
             models.warm_up()
     cipher = load_cipher(settings.template_key, settings.template_key_path)
+    blobs = attempt_blobs(settings.attempt_store_url, tmp_dir, settings.attempt_timeout_seconds)
     attempts = AttemptStore(
-        tmp_dir, settings.max_enroll_phrases, settings.attempt_timeout_seconds, cipher
+        tmp_dir, settings.max_enroll_phrases, settings.attempt_timeout_seconds, cipher, blobs
     )
     accounts = Accounts(settings, database, cipher, models)
     app.extensions[EXTENSION] = Services(settings, database, attempts, accounts)

@@ -34,6 +34,14 @@ def run() -> None:
     app.run(host=current.host, port=current.port, threaded=True)
 
 
+@main.command()
+def serve() -> None:
+    """Serve the site with gunicorn: FACEVOICE_WORKERS processes on FACEVOICE_HOST:PORT."""
+    from facevoice.server import serve as run_gunicorn
+
+    run_gunicorn(settings())
+
+
 @main.group()
 def users() -> None:
     """List, re-enable and delete users."""
@@ -119,3 +127,7 @@ def keys_rotate(new_key: str) -> None:
     click.echo(f"re-encrypted the templates of {count} user(s)")
     if current.template_key:
         click.echo("now set FACEVOICE_TEMPLATE_KEY to the new key alone")
+
+
+if __name__ == "__main__":
+    main()

@@ -38,6 +38,12 @@ class Settings:
     )
     host: str = field(default="127.0.0.1", metadata={"doc": "Address `make run` listens on"})
     port: int = field(default=5000, metadata={"doc": "Port `make run` listens on"})
+    workers: int = field(
+        default=2, metadata={"doc": "Worker processes of `facevoice serve` (one per core)"}
+    )
+    request_timeout_seconds: int = field(
+        default=120, metadata={"doc": "`facevoice serve` restarts a worker stuck this long"}
+    )
     face_max_cosine_distance: float = field(
         default=0.07, metadata={"doc": "A face matches when its cosine distance is at most this"}
     )
@@ -63,6 +69,10 @@ class Settings:
     )
     attempt_timeout_seconds: int = field(
         default=600, metadata={"doc": "Pending samples of an unfinished attempt expire after this"}
+    )
+    attempt_store_url: str = field(
+        default="",
+        metadata={"doc": "Where pending attempts live: empty for tmp/, or redis://host:port/db"},
     )
     ratelimit: bool = field(
         default=True, metadata={"doc": "Rate limiting on (`off` for load tests; lockout stays)"}

@@ -43,9 +43,9 @@ def test_sweep_deletes_only_expired_attempts(store: AttemptStore) -> None:
     old = store.begin(None, "alice", SIGN_UP)
     fresh = store.begin(None, "bobby", SIGN_UP)
     hour_ago = time.time() - 3600
-    os.utime(old.folder, (hour_ago, hour_ago))
+    os.utime(old.scratch, (hour_ago, hour_ago))
     assert sweep_expired(store.tmp_dir, 600) == 1
-    assert not old.folder.exists() and fresh.folder.exists()
+    assert not old.scratch.exists() and fresh.scratch.exists()
 
 
 def test_attempt_continues_for_the_same_name_and_flow(store: AttemptStore) -> None:
@@ -58,14 +58,14 @@ def test_switching_name_or_flow_abandons_the_attempt(store: AttemptStore) -> Non
     first.save_face(np.ones(128))
     second = store.begin(first.id, "alice", LOG_IN)
     assert second.id != first.id
-    assert not first.folder.exists()
+    assert not first.scratch.exists()
     assert second.face() is None
 
 
 def test_expired_attempt_is_not_found(store: AttemptStore) -> None:
     attempt = store.begin(None, "alice", SIGN_UP)
     past = time.time() - 601
-    os.utime(attempt.folder, (past, past))
+    os.utime(attempt.scratch, (past, past))
     assert store.find(attempt.id) is None
 
 
@@ -100,8 +100,8 @@ def test_create_user_refuses_a_taken_name_in_any_case(tmp_path: Path) -> None:
         assert get_user(session, "ALICE").username == "Alice"
 
 
-def test_upgrade_from_the_first_schema_keeps_users_and_failure_counts(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+def upgrade_from_first_schema_keeps_data(url: str) -> None:
+    """Create revision 0001 with a user, upgrade to the newest, check nothing was lost."""
     command.upgrade(alembic_config(url), "0001")
     engine = sa.create_engine(url)
     with engine.begin() as connection:
@@ -109,9 +109,10 @@ def test_upgrade_from_the_first_schema_keeps_users_and_failure_counts(tmp_path: 
             sa.text(
                 "INSERT INTO users (username, username_key, face_template, voice_template, "
                 "created_at, failed_logins, last_failed_at, disabled) VALUES "
-                "('Alice', 'alice', x'01', x'02', '2026-01-01 00:00:00', 7, "
-                "'2026-01-01 00:00:00', 0)"
-            )
+                "('Alice', 'alice', :face, :voice, '2026-01-01 00:00:00+00', 7, "
+                "'2026-01-01 00:00:00+00', false)"
+            ),
+            {"face": b"\x01", "voice": b"\x02"},
         )
     engine.dispose()
     database = Database(url)
@@ -124,3 +125,12 @@ def test_upgrade_from_the_first_schema_keeps_users_and_failure_counts(tmp_path: 
         assert count == 7
         columns = {c["name"] for c in sa.inspect(session.get_bind()).get_columns("users")}
         assert "failed_logins" not in columns
+    database.dispose()
+
+
+def test_upgrade_from_the_first_schema_keeps_users_and_failure_counts(tmp_path: Path) -> None:
+    upgrade_from_first_schema_keeps_data(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+
+
+def test_upgrade_from_the_first_schema_on_postgresql(postgres_url: str) -> None:
+    upgrade_from_first_schema_keeps_data(postgres_url)

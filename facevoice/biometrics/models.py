@@ -12,18 +12,20 @@ from facevoice.biometrics.voice import SpeakerEncoder, get_speaker_encoder
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Biometrics:
     """The face model and the speaker encoder of this process."""
 
     face: FaceModel
     voice: SpeakerEncoder
+    warmed: bool = False
 
     def warm_up(self) -> None:
         """Run each model once, so no request pays for first-call costs."""
         started = time.perf_counter()
         self.face.warm_up()
         self.voice.warm_up()
+        self.warmed = True
         log.info("models warmed up in %.2f s", time.perf_counter() - started)
 
 

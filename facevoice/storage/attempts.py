@@ -1,8 +1,10 @@
-"""Sign-ups and log-ins in progress: one folder per attempt in ``tmp/``.
+"""Sign-ups and log-ins in progress.
 
 An attempt belongs to one client session (the web layer keeps its id in the session), one
-username and one flow. It holds only embeddings: raw photos and recordings are written to
-the attempt folder, embedded and deleted within the request that brought them.
+username and one flow. Raw photos and recordings only pass through the attempt's folder in
+``tmp/`` within the request that brought them; what the attempt keeps between requests is
+sealed embeddings, in ``tmp/<attempt-id>/`` by default or in Redis when several machines
+must share them.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ import os
 import secrets
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -29,8 +32,9 @@ from facevoice.storage.templates import (
 SIGN_UP = "sign_up"
 LOG_IN = "log_in"
 FLOWS = (SIGN_UP, LOG_IN)
-STATE_FILE = "attempt.json"
-FACE_FILE = "face.bin"
+STATE = "attempt.json"
+FACE = "face.bin"
+VOICE_PREFIX = "voice-"
 
 
 def username_key(username: str) -> str:
@@ -38,16 +42,121 @@ def username_key(username: str) -> str:
     return username.lower()
 
 
+class AttemptBlobs(Protocol):
+    """Where attempts keep their small named blobs between requests."""
+
+    def put(self, attempt_id: str, name: str, data: bytes) -> None:
+        """Store (or replace) one blob and keep the attempt alive."""
+
+    def get(self, attempt_id: str, name: str) -> bytes | None:
+        """One blob, or None if the attempt or blob is gone or expired."""
+
+    def names(self, attempt_id: str) -> list[str]:
+        """The names of the attempt's blobs."""
+
+    def remove(self, attempt_id: str, name: str) -> None:
+        """Delete one blob."""
+
+    def drop(self, attempt_id: str) -> None:
+        """Delete the attempt and everything in it."""
+
+
+class FolderBlobs:
+    """Blobs as files in ``tmp/<attempt-id>/``; the folder's age is the attempt's age."""
+
+    def __init__(self, tmp_dir: str | Path, timeout_seconds: float) -> None:
+        self.tmp_dir = Path(tmp_dir)
+        self.timeout_seconds = timeout_seconds
+
+    def put(self, attempt_id: str, name: str, data: bytes) -> None:
+        """Write one blob atomically and mark the attempt as active."""
+        folder = get_upload_folder(self.tmp_dir, attempt_id)
+        write_atomically(folder / name, data)
+        os.utime(folder)
+
+    def get(self, attempt_id: str, name: str) -> bytes | None:
+        """Read one blob of a live attempt."""
+        folder = get_upload_folder(self.tmp_dir, attempt_id, create=False)
+        try:
+            if time.time() - folder.stat().st_mtime > self.timeout_seconds:
+                remove_folder(folder)
+                return None
+            return (folder / name).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def names(self, attempt_id: str) -> list[str]:
+        """Names of the blob files (not partial writes, not raw samples)."""
+        folder = get_upload_folder(self.tmp_dir, attempt_id, create=False)
+        try:
+            return [p.name for p in folder.iterdir() if p.suffix in {".bin", ".json"}]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def remove(self, attempt_id: str, name: str) -> None:
+        """Delete one blob file."""
+        (get_upload_folder(self.tmp_dir, attempt_id, create=False) / name).unlink(missing_ok=True)
+
+    def drop(self, attempt_id: str) -> None:
+        """Delete the attempt's folder."""
+        remove_folder(get_upload_folder(self.tmp_dir, attempt_id, create=False))
+
+
+class RedisBlobs:
+    """Blobs in one Redis hash per attempt, expiring ``timeout_seconds`` after last use."""
+
+    def __init__(self, url: str, timeout_seconds: float) -> None:
+        import redis
+
+        self.client = redis.Redis.from_url(url)
+        self.timeout_seconds = int(timeout_seconds)
+
+    def _key(self, attempt_id: str) -> str:
+        if not ATTEMPT_ID.fullmatch(attempt_id):
+            raise ValueError(f"invalid attempt id {attempt_id!r}")
+        return f"facevoice:attempt:{attempt_id}"
+
+    def put(self, attempt_id: str, name: str, data: bytes) -> None:
+        """Store one blob and renew the attempt's expiry."""
+        key = self._key(attempt_id)
+        with self.client.pipeline() as pipe:
+            pipe.hset(key, name, data)
+            pipe.expire(key, self.timeout_seconds)
+            pipe.execute()
+
+    def get(self, attempt_id: str, name: str) -> bytes | None:
+        """One blob of a live attempt."""
+        value = self.client.hget(self._key(attempt_id), name)
+        return bytes(value) if value is not None else None  # type: ignore[arg-type]
+
+    def names(self, attempt_id: str) -> list[str]:
+        """Names of the attempt's blobs."""
+        return [n.decode() for n in self.client.hkeys(self._key(attempt_id))]  # type: ignore[union-attr]
+
+    def remove(self, attempt_id: str, name: str) -> None:
+        """Delete one blob."""
+        self.client.hdel(self._key(attempt_id), name)
+
+    def drop(self, attempt_id: str) -> None:
+        """Delete the attempt."""
+        self.client.delete(self._key(attempt_id))
+
+    def ping(self) -> bool:
+        """Whether Redis answers."""
+        return bool(self.client.ping())
+
+
 @dataclass(frozen=True)
 class Attempt:
     """One pending sign-up or log-in and the embeddings it has collected so far."""
 
     id: str
-    folder: Path
     username: str
     flow: str
     max_phrases: int
     cipher: TemplateCipher
+    blobs: AttemptBlobs
+    scratch: Path
 
     def belongs_to(self, username: str, flow: str) -> bool:
         """Whether this attempt is the one of ``username`` in ``flow``."""
@@ -56,97 +165,94 @@ class Attempt:
     @property
     def photo_path(self) -> Path:
         """Where an uploaded photo waits while it is embedded."""
-        return self.folder / "img.png"
+        return self.scratch / "img.png"
 
     @property
     def recording_path(self) -> Path:
-        """Where a recording waits while it is embedded."""
-        return self.folder / ("reference.wav" if self.flow == SIGN_UP else "sample.wav")
+        """Where a recording waits while it is decoded."""
+        return self.scratch / ("reference.wav" if self.flow == SIGN_UP else "sample.wav")
 
     def save_face(self, embedding: np.ndarray) -> None:
         """Keep the face embedding, replacing an earlier one."""
-        self._save(self.folder / FACE_FILE, embedding, PENDING_FACE)
+        self._save(FACE, embedding, PENDING_FACE)
 
     def face(self) -> np.ndarray | None:
         """The face embedding, if a photo was taken."""
-        return self._load(self.folder / FACE_FILE, PENDING_FACE)
+        return self._load(FACE, PENDING_FACE)
 
     def save_voice(self, embedding: np.ndarray, phrase: int | None = None) -> int:
         """Keep a phrase embedding; return how many phrases the attempt now has.
 
-        ``phrase`` (1-based) replaces that phrase, for a retake. Without it a sign-up adds a
-        phrase, replacing the oldest once ``max_phrases`` are kept; a log-in keeps one.
+        ``phrase`` (1-based, in recording order) replaces that phrase, for a retake. Without
+        it a sign-up adds a phrase, dropping the oldest beyond ``max_phrases``; a log-in
+        keeps one.
         """
         limit = self.max_phrases if self.flow == SIGN_UP else 1
-        if phrase is None:
-            phrase = self._next_phrase(limit)
-        if not 1 <= phrase <= limit:
-            raise ValueError(f"phrase must be between 1 and {limit}")
-        self._save(self._voice_path(phrase), embedding, PENDING_VOICE)
-        return len(self._voice_files())
+        numbers = self._phrase_numbers()
+        if phrase is not None:
+            if not 1 <= phrase <= limit:
+                raise ValueError(f"phrase must be between 1 and {limit}")
+            if phrase <= len(numbers):
+                self._save(_voice_name(numbers[phrase - 1]), embedding, PENDING_VOICE)
+                return len(numbers)
+        numbers.append((numbers[-1] + 1) if numbers else 1)
+        self._save(_voice_name(numbers[-1]), embedding, PENDING_VOICE)
+        for dropped in numbers[:-limit]:
+            self.blobs.remove(self.id, _voice_name(dropped))
+        return min(len(numbers), limit)
 
     def voices(self) -> list[np.ndarray]:
-        """The phrase embeddings collected so far, in phrase order."""
-        arrays = (self._load(path, PENDING_VOICE) for path in self._voice_files())
+        """The phrase embeddings collected so far, in recording order."""
+        arrays = (self._load(_voice_name(n), PENDING_VOICE) for n in self._phrase_numbers())
         return [array for array in arrays if array is not None]
 
-    def touch(self) -> None:
-        """Mark the attempt as active, postponing its expiry."""
-        os.utime(self.folder)
+    def _phrase_numbers(self) -> list[int]:
+        names = self.blobs.names(self.id)
+        return sorted(int(n[len(VOICE_PREFIX) : -4]) for n in names if n.startswith(VOICE_PREFIX))
 
-    def _save(self, path: Path, embedding: np.ndarray, kind: str) -> None:
+    def _save(self, name: str, embedding: np.ndarray, kind: str) -> None:
         # Pending embeddings are biometric data too: sealed like the stored templates.
-        _write_atomically(path, self.cipher.seal(embedding, self.id, kind))
-        self.touch()
+        self.blobs.put(self.id, name, self.cipher.seal(embedding, self.id, kind))
 
-    def _load(self, path: Path, kind: str) -> np.ndarray | None:
-        try:
-            return self.cipher.open(path.read_bytes(), self.id, kind)
-        except (FileNotFoundError, TemplateKeyError):
+    def _load(self, name: str, kind: str) -> np.ndarray | None:
+        blob = self.blobs.get(self.id, name)
+        if blob is None:
             return None
-
-    def _voice_path(self, phrase: int) -> Path:
-        return self.folder / f"voice-{phrase}.bin"
-
-    def _voice_files(self) -> list[Path]:
-        return sorted(self.folder.glob("voice-*.bin"), key=lambda p: int(p.stem.split("-")[1]))
-
-    def _next_phrase(self, limit: int) -> int:
-        taken = {int(p.stem.split("-")[1]) for p in self._voice_files()}
-        free = [n for n in range(1, limit + 1) if n not in taken]
-        if free:
-            return free[0]
-        oldest = min(self._voice_files(), key=lambda p: p.stat().st_mtime_ns)
-        return int(oldest.stem.split("-")[1])
+        try:
+            return self.cipher.open(blob, self.id, kind)
+        except TemplateKeyError:
+            return None
 
 
 class AttemptStore:
-    """Creates, finds and ends attempts under ``tmp/``."""
+    """Creates, finds and ends attempts."""
 
     def __init__(
-        self, tmp_dir: str | Path, max_phrases: int, timeout_seconds: float, cipher: TemplateCipher
+        self,
+        tmp_dir: str | Path,
+        max_phrases: int,
+        timeout_seconds: float,
+        cipher: TemplateCipher,
+        blobs: AttemptBlobs | None = None,
     ) -> None:
         self.tmp_dir = Path(tmp_dir)
-        self.cipher = cipher
         self.max_phrases = max_phrases
         self.timeout_seconds = timeout_seconds
+        self.cipher = cipher
+        self.blobs = blobs or FolderBlobs(tmp_dir, timeout_seconds)
 
     def find(self, attempt_id: str | None) -> Attempt | None:
         """The live attempt with this id, or None if it is unknown, ended or expired."""
         if not attempt_id or not ATTEMPT_ID.fullmatch(attempt_id):
             return None
-        folder = get_upload_folder(self.tmp_dir, attempt_id, create=False)
+        raw = self.blobs.get(attempt_id, STATE)
+        if raw is None:
+            return None
         try:
-            state = json.loads((folder / STATE_FILE).read_text())
-            expired = time.time() - folder.stat().st_mtime > self.timeout_seconds
-        except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
+            state = json.loads(raw)
+        except json.JSONDecodeError:
             return None
-        if expired:
-            remove_folder(folder)
-            return None
-        return Attempt(
-            attempt_id, folder, state["username"], state["flow"], self.max_phrases, self.cipher
-        )
+        return self._attempt(attempt_id, state["username"], state["flow"])
 
     def begin(self, attempt_id: str | None, username: str, flow: str) -> Attempt:
         """The attempt of ``username`` in ``flow``: the current one, or a new one.
@@ -161,31 +267,52 @@ class AttemptStore:
                 return current
             self.end(current)
         new_id = secrets.token_hex(16)
-        folder = get_upload_folder(self.tmp_dir, new_id)
-        _write_atomically(
-            folder / STATE_FILE,
-            json.dumps({"username": username, "flow": flow, "created": time.time()}).encode(),
-        )
-        return Attempt(new_id, folder, username, flow, self.max_phrases, self.cipher)
+        state = {"username": username, "flow": flow, "created": time.time()}
+        self.blobs.put(new_id, STATE, json.dumps(state).encode())
+        return self._attempt(new_id, username, flow)
 
     def end(self, attempt: Attempt) -> None:
         """Delete the attempt and everything it holds."""
-        remove_folder(attempt.folder)
+        self.blobs.drop(attempt.id)
+        remove_folder(attempt.scratch)
+
+    def _attempt(self, attempt_id: str, username: str, flow: str) -> Attempt:
+        scratch = get_upload_folder(self.tmp_dir, attempt_id, create=False)
+        return Attempt(
+            attempt_id, username, flow, self.max_phrases, self.cipher, self.blobs, scratch
+        )
+
+
+def attempt_blobs(url: str, tmp_dir: str | Path, timeout_seconds: float) -> AttemptBlobs:
+    """The store for pending attempts: ``redis://...`` or, when empty, the local ``tmp/``."""
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return RedisBlobs(url, timeout_seconds)
+    if url:
+        raise ValueError(f"unsupported attempt store {url!r}: use redis://host:port/db")
+    return FolderBlobs(tmp_dir, timeout_seconds)
 
 
 @contextmanager
 def sample_file(path: Path, data: bytes) -> Iterator[Path]:
     """Write an uploaded sample to ``path`` and delete it on leaving, whatever happened."""
+    path.parent.mkdir(mode=0o700, exist_ok=True)
     try:
-        _write_atomically(path, data)
+        write_atomically(path, data)
         yield path
     finally:
         path.unlink(missing_ok=True)
+        with suppress(OSError):
+            path.parent.rmdir()  # only if empty: when attempts live in Redis
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write a file readable only by its owner, all at once (readers never see half)."""
     partial = path.with_name(path.name + ".part")
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(data)
     os.replace(partial, path)
+
+
+def _voice_name(number: int) -> str:
+    return f"{VOICE_PREFIX}{number}.bin"

@@ -7,6 +7,7 @@ schema is created and upgraded by the Alembic migrations in ``storage/migrations
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +24,7 @@ from sqlalchemy import (
     create_engine,
     event,
     select,
+    text,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -31,6 +33,7 @@ from facevoice.errors import UsernameTaken
 from facevoice.storage.attempts import username_key
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+LOCK_KEY = 0x66616365766F  # "facevo": one advisory lock for schema migrations
 
 
 def utcnow() -> dt.datetime:
@@ -101,11 +104,30 @@ class Database:
             yield session
 
     def upgrade(self) -> None:
-        """Create or upgrade the schema to the newest migration."""
-        with self.engine.begin() as connection:
+        """Create or upgrade the schema to the newest migration.
+
+        Several workers or machines may start at once: a lock lets one migrate at a time
+        (an advisory lock on PostgreSQL, a file lock beside a SQLite file).
+        """
+        with self._migration_lock(), self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
             config = alembic_config(self.url)
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+
+    @contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        database_file = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
+        if not database_file or database_file == ":memory:":
+            yield
+            return
+        with open(f"{database_file}.migrate-lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def dispose(self) -> None:
         """Close every pooled connection."""

@@ -47,6 +47,9 @@ def init_security(app: Flask, settings: Settings) -> None:
     app.config.update(
         RATELIMIT_ENABLED=settings.ratelimit,
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_url,
+        # If Redis goes away, limit per process rather than fail every request.
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        RATELIMIT_SWALLOW_ERRORS=True,
         SESSION_COOKIE_SECURE=settings.https,
         REMEMBER_COOKIE_SECURE=settings.https,
         REMEMBER_COOKIE_HTTPONLY=True,

@@ -1,0 +1,5 @@
+"""WSGI entry point for any server: ``gunicorn 'facevoice.wsgi:app'``."""
+
+from facevoice import create_app
+
+app = create_app()
