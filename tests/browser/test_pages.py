@@ -1,0 +1,259 @@
+"""The pages in headless Chromium with a fake camera and microphone, the way a person uses them.
+
+Tests are grouped by the camera and microphone they need (one browser launch per group);
+the user they log in as signs up once, through the sign-up page, on a phone-sized screen.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import wave
+
+import numpy as np
+import pytest
+from playwright.sync_api import expect
+
+from tests import media
+from tests.browser.conftest import NO_DEVICES, NO_FACE, PersonFactory
+from tests.browser.people import Person
+
+pytestmark = pytest.mark.browser
+
+USERNAME = "barack_o"
+PHONE = {"width": 390, "height": 844}
+FAILED = re.compile(r"log-in failed", re.IGNORECASE)
+WAV_DATA_URL = "data:audio/wav;base64,"
+
+
+@pytest.fixture(scope="module")
+def registered(browsers, screenshots) -> str:  # type: ignore[no-untyped-def]
+    """A user who signed up through the page with obama.jpg and speaker A's voice."""
+    context = browsers.context("obama.jpg", media.SPEAKER_A, ("camera", "microphone"), PHONE)
+    try:
+        someone = Person(context.new_page(), screenshots)
+        someone.sign_up(USERNAME, shots="sign-up")
+        assert not someone.page_problems, someone.page_problems
+    finally:
+        context.close()
+    return USERNAME
+
+
+def expect_protected_page_is_closed(someone: Person) -> None:
+    """/protected sends this person to the log-in page."""
+    someone.visit("/protected")
+    expect(someone.page).to_have_url(re.compile(r"/log_in$"))
+
+
+# --- Camera: obama.jpg, microphone: speaker A (the registered user's own face and voice).
+
+
+def test_signed_up_user_logs_in_logs_out_and_logs_in_again(
+    registered: str, person: PersonFactory
+) -> None:
+    someone = person()
+    someone.visit("/")
+    someone.shot("main-page")
+    someone.page.get_by_role("navigation").get_by_role("link", name="Log in").click()
+    someone.log_in(registered, shots="log-in-1")
+    expect(someone.page).to_have_url(re.compile(r"/protected$"))
+    expect(someone.page.locator("#username")).to_have_text(registered)
+    someone.shot("log-in-2-protected-page")
+
+    someone.page.get_by_role("navigation").get_by_role("link", name="Log out").click()
+    expect(someone.page).to_have_url(re.compile(r"/$"))
+    expect_protected_page_is_closed(someone)
+
+    someone.log_in(registered)
+    expect(someone.page).to_have_url(re.compile(r"/protected$"))
+    expect(someone.page.get_by_role("heading", level=1)).to_have_text(f"Hello, {registered}!")
+
+
+def test_sign_up_page_works_with_the_keyboard_in_reading_order(person: PersonFactory) -> None:
+    someone = person()
+    page = someone.page
+    someone.visit("/sign_up")
+    someone.username_box.focus()
+    page.keyboard.type("keyboard_user")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Turn on camera and microphone")).to_be_focused()
+    page.keyboard.press("Enter")
+    take_photo = page.get_by_role("button", name="Take photo")
+    expect(take_photo).to_be_focused()  # the next thing to do
+    page.keyboard.press("Enter")
+    someone.expect_ok(someone.wait_until_done(someone.status("photo-status")))
+    expect(page.get_by_role("button", name="Record phrase 1")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Record phrase 2")).to_be_focused()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Shift+Tab")
+    expect(page.get_by_role("button", name="Retake photo")).to_be_focused()
+
+
+def test_sign_up_page_sends_each_phrase_as_16_khz_mono_16_bit_wav(person: PersonFactory) -> None:
+    someone = person()
+    someone.visit("/sign_up")
+    someone.username_box.fill("wav_check")
+    someone.turn_on_devices()
+    someone.expect_ok(someone.record("Record phrase 1"))
+    expect(someone.page.get_by_role("button", name="Record phrase 1 again")).to_be_visible()
+    [audio] = someone.recordings
+    assert audio.startswith(WAV_DATA_URL)
+    with wave.open(io.BytesIO(base64.b64decode(audio[len(WAV_DATA_URL) :]))) as recording:
+        assert recording.getnchannels() == 1
+        assert recording.getsampwidth() == 2
+        assert recording.getframerate() == 16_000
+        assert recording.getnframes() == 4 * 16_000
+        samples = np.frombuffer(recording.readframes(recording.getnframes()), dtype="<i2")
+    assert np.sqrt(np.mean(samples.astype(np.float64) ** 2)) > 300, "the recording is silent"
+
+
+def test_recording_falls_back_to_media_recorder_without_audio_worklet(
+    person: PersonFactory,
+) -> None:
+    # Browsers without AudioWorklet at 16 kHz (older Firefox) record compressed audio.
+    someone = person(init_script="delete window.AudioWorkletNode;")
+    someone.visit("/sign_up")
+    someone.username_box.fill("fallback")
+    someone.turn_on_devices()
+    expect(someone.page.locator("#level")).not_to_have_attribute("aria-valuenow", "0")
+    someone.expect_ok(someone.record("Record phrase 1"))
+    [audio] = someone.recordings
+    assert audio.startswith("data:audio/webm"), audio[:40]
+
+
+def test_sign_up_page_says_a_registered_name_is_taken(
+    registered: str, person: PersonFactory
+) -> None:
+    someone = person()
+    someone.visit("/sign_up")
+    someone.username_box.fill(registered.upper())
+    expect(someone.status("username-status")).to_contain_text("is taken")
+    expect(someone.username_box).to_have_attribute("aria-invalid", "true")
+    someone.shot("sign-up-name-taken")
+    someone.click("Take photo")
+    expect(someone.username_box).to_be_focused()
+    assert "take_photo" not in someone.posts
+
+
+def test_sign_up_page_says_what_is_wrong_with_a_malformed_name(person: PersonFactory) -> None:
+    someone = person()
+    someone.visit("/sign_up")
+    someone.username_box.fill("a b")
+    expect(someone.status("username-status")).to_contain_text("no spaces")
+    someone.click("Create account")
+    expect(someone.username_box).to_be_focused()
+    assert someone.posts == []
+
+
+def test_refused_camera_permission_says_how_to_allow_it(person: PersonFactory) -> None:
+    someone = person(allow=["microphone"])
+    someone.visit("/log_in")
+    someone.username_box.fill("anyone")
+    status = someone.turn_on_devices()
+    expect(status).to_have_attribute("data-state", "error")
+    expect(status).to_contain_text("not allowed to use the camera")
+    expect(status).to_contain_text("Allow")
+    expect(status).to_contain_text("reload")
+    expect(someone.page.get_by_role("button", name="Turn on camera and microphone")).to_be_visible()
+    someone.shot("device-camera-refused")
+
+
+def test_refused_camera_and_microphone_permission_stops_the_photo_step(
+    person: PersonFactory,
+) -> None:
+    someone = person(allow=[], viewport=PHONE)
+    someone.visit("/sign_up")
+    someone.username_box.fill("newcomer")
+    someone.click("Take photo")
+    status = someone.status("device-status")
+    expect(status).to_contain_text("not allowed to use the camera and the microphone")
+    expect(someone.status("photo-status")).to_contain_text("needs the camera")
+    assert someone.posts == []
+    someone.shot("device-both-refused-phone")
+
+
+def test_page_on_an_insecure_address_says_to_use_https(person: PersonFactory) -> None:
+    # On plain http from another host, browsers hide navigator.mediaDevices entirely.
+    someone = person(
+        init_script="Object.defineProperty(window, 'isSecureContext', {get: () => false});"
+        "Object.defineProperty(navigator, 'mediaDevices', {get: () => undefined});"
+    )
+    someone.visit("/log_in")
+    status = someone.status("device-status")
+    expect(status).to_contain_text("only work on a secure page")
+    expect(status).to_contain_text("https://")
+    someone.username_box.fill("anyone")
+    someone.click("Take photo")
+    expect(status).to_contain_text("https://")
+    someone.shot("device-insecure-page")
+
+
+# --- Camera: biden.jpg, microphone: speaker A.
+
+
+def test_another_face_is_refused_and_the_protected_page_stays_closed(
+    registered: str, person: PersonFactory
+) -> None:
+    someone = person(camera="biden.jpg")
+    someone.visit("/log_in")
+    status = someone.log_in(registered)
+    expect(status).to_contain_text(FAILED)
+    expect(someone.page).to_have_url(re.compile(r"/log_in$"))
+    expect(someone.page.get_by_role("button", name="Try again")).to_be_focused()
+    someone.shot("log-in-refused-other-face")
+    expect_protected_page_is_closed(someone)
+
+
+# --- Camera: obama.jpg, microphone: speaker B.
+
+
+def test_the_right_face_with_another_voice_is_refused(
+    registered: str, person: PersonFactory
+) -> None:
+    someone = person(microphone=media.SPEAKER_B)
+    someone.visit("/log_in")
+    status = someone.log_in(registered)
+    expect(status).to_contain_text(FAILED)
+    someone.shot("log-in-refused-other-voice")
+    someone.click("Try again")
+    expect(someone.page.get_by_role("button", name="Take photo")).to_be_focused()
+    expect(status).to_be_empty()
+    expect_protected_page_is_closed(someone)
+
+
+# --- Camera: an empty room, microphone: speaker A.
+
+
+def test_camera_without_a_face_is_refused_at_the_photo_step(
+    registered: str, person: PersonFactory
+) -> None:
+    someone = person(camera=NO_FACE)
+    someone.visit("/log_in")
+    someone.username_box.fill(registered)
+    someone.turn_on_devices()
+    status = someone.take_photo()
+    expect(status).to_have_attribute("data-state", "error")
+    expect(status).to_contain_text("No face found")
+    expect(status).to_contain_text("Light your face from the front")
+    expect(someone.page.get_by_role("button", name="Retake photo")).to_be_focused()
+    someone.shot("log-in-no-face")
+    someone.click("Log in")
+    expect(someone.status("log-in-status")).to_contain_text("Take your photo first")
+    assert someone.posts == ["take_photo"], "no log-in may be attempted without a photo"
+
+
+# --- No camera and no microphone at all.
+
+
+def test_computer_without_camera_or_microphone_says_to_connect_them(person: PersonFactory) -> None:
+    someone = person(camera=NO_DEVICES, microphone=NO_DEVICES)
+    someone.visit("/sign_up")
+    someone.username_box.fill("newcomer")
+    status = someone.turn_on_devices()
+    expect(status).to_have_attribute("data-state", "error")
+    expect(status).to_contain_text("No camera and no microphone were found")
+    expect(status).to_contain_text("Connect them")
+    someone.shot("device-none-found")
+    assert someone.posts == []
