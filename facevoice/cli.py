@@ -9,6 +9,7 @@ import click
 
 from facevoice import admin
 from facevoice.config import Settings
+from facevoice.evaluation.cli import calibrate, evaluate
 
 
 def settings() -> Settings:
@@ -127,6 +128,10 @@ def keys_rotate(new_key: str) -> None:
     click.echo(f"re-encrypted the templates of {count} user(s)")
     if current.template_key:
         click.echo("now set FACEVOICE_TEMPLATE_KEY to the new key alone")
+
+
+main.add_command(evaluate)
+main.add_command(calibrate)
 
 
 if __name__ == "__main__":
