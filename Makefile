@@ -36,7 +36,7 @@ test: install system-deps lint
 	$(BIN)/python -m pytest
 
 bench: install
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/server_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

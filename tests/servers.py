@@ -55,10 +55,10 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log_path.read_text()[-3000:]}")
             try:
-                if requests.get(self.url + "/readyz", timeout=2).status_code == 200:
+                if requests.get(self.url + "/readyz", timeout=5).status_code == 200:
                     return time.monotonic() - self.started
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not listening yet, or workers still loading their models
             time.sleep(0.2)
         raise TimeoutError(f"server not ready: {self.log_path.read_text()[-3000:]}")
 
