@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facevoice.biometrics.audio import decode_audio, speech_samples
+from facevoice.biometrics.audio import load_speech
 from facevoice.biometrics.face import FaceMatch, create_embedding, verify_face
 from facevoice.biometrics.models import Biometrics
 from facevoice.biometrics.vectors import normalise
@@ -82,8 +82,9 @@ class Accounts:
         """
         with sample_file(attempt.recording_path, audio) as path, path.open("rb") as recording:
             # An open file, not a path: FFmpeg then probes the content, not the name.
-            samples = decode_audio(recording, self.settings.max_audio_seconds)
-        speech = speech_samples(samples, self.settings.min_speech_seconds)
+            speech = load_speech(
+                recording, self.settings.max_audio_seconds, self.settings.min_speech_seconds
+            )
         embedding = self.models.voice.embed(speech)
         return attempt.save_voice(embedding, phrase)
 

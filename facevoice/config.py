@@ -48,7 +48,7 @@ class Settings:
         default=0.07, metadata={"doc": "A face matches when its cosine distance is at most this"}
     )
     voice_min_similarity: float = field(
-        default=0.62,
+        default=0.67,
         metadata={"doc": "A voice matches when its cosine similarity is at least this"},
     )
     max_request_bytes: int = field(

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from facevoice.biometrics.face import cosine_distance, create_embedding, verify_face
+from facevoice.config import Settings
 from facevoice.errors import NoFaceFound, TooManyFaces
 from tests import media
 
 CAP = 40_000_000
-THRESHOLD = 0.07
+THRESHOLD = Settings().face_max_cosine_distance
 
 
 @pytest.fixture(scope="module")

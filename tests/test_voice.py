@@ -7,9 +7,10 @@ import pytest
 
 from facevoice.biometrics.audio import SAMPLE_RATE
 from facevoice.biometrics.voice import compare_audios, enrollment_template, voice_check
+from facevoice.config import Settings
 from tests import media
 
-THRESHOLD = 0.62
+THRESHOLD = Settings().voice_min_similarity
 
 
 def part(speaker: str, index: int) -> np.ndarray:

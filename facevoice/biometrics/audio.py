@@ -156,6 +156,11 @@ def speech_samples(samples: np.ndarray, min_speech_seconds: float) -> np.ndarray
     return samples[start:end]
 
 
+def load_speech(source: AudioSource, max_seconds: float, min_speech_seconds: float) -> np.ndarray:
+    """Decode a recording and cut it to its speech, as every upload is before embedding."""
+    return speech_samples(decode_audio(source, max_seconds), min_speech_seconds)
+
+
 def wav_bytes(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
     """Mono float samples as the bytes of a 16-bit PCM WAV file."""
     pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")

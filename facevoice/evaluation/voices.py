@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facevoice.biometrics.audio import SAMPLE_RATE, decode_audio, speech_samples
+from facevoice.biometrics.audio import SAMPLE_RATE, decode_audio, load_speech, speech_samples
 from facevoice.biometrics.vectors import cosine_similarity
 from facevoice.biometrics.voice import SpeakerEncoder, enrollment_template
 from facevoice.config import Settings
@@ -72,14 +72,15 @@ def recording_speech(
     Raises what the server raises for an unusable upload (``BadAudio``, ``UnsupportedMedia``…).
     """
     if part is None:
-        samples = decoded(path, settings.max_audio_seconds)
-    else:
-        start, end = part
-        if end - start > settings.max_audio_seconds:
-            raise BadAudio(f"The part lasts longer than {settings.max_audio_seconds:g} seconds.")
-        samples = decoded(path, PART_SOURCE_MAX_SECONDS)
-        samples = samples[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
-    return speech_samples(samples, settings.min_speech_seconds)
+        with path.open("rb") as recording:
+            return load_speech(recording, settings.max_audio_seconds, settings.min_speech_seconds)
+    start, end = part
+    if end - start > settings.max_audio_seconds:
+        raise BadAudio(f"The part lasts longer than {settings.max_audio_seconds:g} seconds.")
+    samples = decoded(path, PART_SOURCE_MAX_SECONDS)
+    return speech_samples(
+        samples[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)], settings.min_speech_seconds
+    )
 
 
 def sample_embeddings(
