@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import functools
 import io
+import subprocess
 from pathlib import Path
 
 import av
@@ -92,3 +93,114 @@ def picture(color: tuple[int, int, int] = (120, 160, 200), size=(640, 480), fmt=
     buffer = io.BytesIO()
     Image.new("RGB", size, color).save(buffer, fmt)
     return buffer.getvalue()
+
+
+# Face liveness material: frames of the video clip, and photos presented to a camera.
+
+CLIP = FACES / "short_hamilton_clip.mp4"
+FRAME_SIZE = (640, 480)  # width, height of a webcam frame
+
+
+def clip_frames(indices: list[int], mirror: bool = False) -> list[np.ndarray]:
+    """RGB frames of the clip at the given indices (in that order), optionally mirrored."""
+    wanted = set(indices)
+    found: dict[int, np.ndarray] = {}
+    with av.open(str(CLIP)) as container:
+        for number, frame in enumerate(container.decode(video=0)):
+            if number in wanted:
+                rgb = frame.to_ndarray(format="rgb24")
+                found[number] = np.ascontiguousarray(rgb[:, ::-1]) if mirror else rgb
+            if number >= max(wanted):
+                break
+    return [found[i] for i in indices]
+
+
+def webcam_photo(name: str) -> Image.Image:
+    """A photo under faces/ fitted into a 640×480 frame on a grey background."""
+    with Image.open(FACES / name) as image:
+        photo = image.convert("RGB")
+    photo.thumbnail(FRAME_SIZE, Image.Resampling.LANCZOS)
+    frame = Image.new("RGB", FRAME_SIZE, (128, 128, 128))
+    frame.paste(photo, ((FRAME_SIZE[0] - photo.width) // 2, (FRAME_SIZE[1] - photo.height) // 2))
+    return frame
+
+
+def photo_burst(name: str, count: int = 8, moved: bool = False, seed: int = 0) -> list[np.ndarray]:
+    """A photo held before the camera for ``count`` frames: still, or (``moved``) shifted by up
+    to 24 px, scaled by up to ±8 % and tilted by up to ±6° from frame to frame."""
+    frame = webcam_photo(name)
+    rng = np.random.default_rng(seed)
+    frames = []
+    for _ in range(count):
+        if not moved:
+            frames.append(np.asarray(frame))
+            continue
+        scale = rng.uniform(0.92, 1.08)
+        size = (round(FRAME_SIZE[0] * scale), round(FRAME_SIZE[1] * scale))
+        image = frame.resize(size, Image.Resampling.BILINEAR)
+        image = image.rotate(rng.uniform(-6, 6), Image.Resampling.BILINEAR, fillcolor=(128,) * 3)
+        left, top = (np.subtract(FRAME_SIZE, size) // 2 + rng.integers(-24, 25, size=2)).tolist()
+        canvas = Image.new("RGB", FRAME_SIZE, (128, 128, 128))
+        canvas.paste(image, (left, top))
+        frames.append(np.asarray(canvas))
+    return frames
+
+
+def _perspective_coefficients(corners_out: np.ndarray, corners_in: np.ndarray) -> tuple[float, ...]:
+    """PIL's PERSPECTIVE coefficients mapping output pixels to input pixels."""
+    rows = []
+    for (x, y), (u, v) in zip(corners_out, corners_in, strict=True):
+        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+    return tuple(np.linalg.solve(np.array(rows), corners_in.reshape(-1)).tolist())
+
+
+def turned_photo_frame(frame: Image.Image, degrees: float) -> np.ndarray:
+    """A flat photo turned by ``degrees`` about its vertical axis, seen in perspective."""
+    width, height = frame.size
+    focal = 1.5 * width
+    corners = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float64)
+    centred = corners - (width / 2, height / 2)
+    angle = np.radians(degrees)
+    perspective = focal / (focal + centred[:, 0] * np.sin(angle))
+    flat = np.stack([centred[:, 0] * np.cos(angle), centred[:, 1]], axis=1)
+    projected = flat * perspective[:, None] + (width / 2, height / 2)
+    coefficients = _perspective_coefficients(projected, corners)
+    turned = frame.transform(
+        frame.size,
+        Image.Transform.PERSPECTIVE,
+        coefficients,
+        Image.Resampling.BILINEAR,
+        fillcolor=(128, 128, 128),
+    )
+    return np.asarray(turned)
+
+
+def turned_photo_burst(name: str, count: int = 8, max_degrees: float = 45.0) -> list[np.ndarray]:
+    """A printed photo turned about its vertical axis to ``max_degrees`` and back, as an
+    attacker would turn it to answer a head-turn challenge."""
+    frame = webcam_photo(name)
+    angles = max_degrees * np.sin(np.linspace(0, np.pi, count))
+    return [turned_photo_frame(frame, float(a)) for a in angles]
+
+
+def espeak(text: str, voice: str = "en-us+m3", words_per_minute: int = 150) -> np.ndarray:
+    """``text`` spoken by Debian's espeak-ng synthesiser, as 16 kHz samples."""
+    result = subprocess.run(
+        ["espeak-ng", "-v", voice, "-s", str(words_per_minute), "--stdout", text],
+        check=True,
+        capture_output=True,
+    )
+    return decode_audio(result.stdout, max_seconds=60)
+
+
+def spoken_digits(
+    speaker: str, digits: str, takes: list[int], pauses: list[float], lead_seconds: float = 0.2
+) -> np.ndarray:
+    """Digits of one FSDD speaker, one given take each, joined by the given pauses (seconds)
+    after ``lead_seconds`` of silence: a log-in phrase read from the page."""
+    parts = [np.zeros(int(lead_seconds * SAMPLE_RATE), dtype=np.float32)]
+    for digit, take, pause in zip(digits, takes, pauses, strict=True):
+        parts.append(decode_audio(DIGITS / f"{digit}_{speaker}_{take}.wav", 60))
+        parts.append(np.zeros(int(pause * SAMPLE_RATE), dtype=np.float32))
+    return np.concatenate(parts)
