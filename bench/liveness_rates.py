@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from facevoice.biometrics.audio import SAMPLE_RATE  # noqa: E402
+from facevoice.biometrics.audio import SAMPLE_RATE, pcm16  # noqa: E402
 from facevoice.biometrics.face import FaceModel, get_face_model  # noqa: E402
 from facevoice.biometrics.liveness import (  # noqa: E402
     SIDES,
@@ -54,7 +54,6 @@ from facevoice.biometrics.speech import (  # noqa: E402
     get_challenge_decoder,
     judge_challenge,
     new_challenge,
-    pcm16,
 )
 from facevoice.biometrics.voice import (  # noqa: E402
     SpeakerEncoder,

@@ -17,6 +17,7 @@ from facevoice.accounts import Accounts
 from facevoice.biometrics.models import Biometrics, load_biometrics
 from facevoice.config import Settings
 from facevoice.storage.attempts import AttemptStore, attempt_blobs
+from facevoice.storage.challenges import ChallengeStore
 from facevoice.storage.database import Database
 from facevoice.storage.folders import make_dirs, sweep_expired
 from facevoice.storage.templates import load_cipher
@@ -65,6 +66,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     init_security(app, settings)
     app.config.update(flask_config)
+    if (settings.fixed_voice_challenge or settings.fixed_face_turn) and not app.testing:
+        raise ValueError("fixed challenges are for tests only: they need TESTING")
 
     database = Database(settings.database_url)
     database.upgrade()
@@ -77,8 +80,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     attempts = AttemptStore(
         tmp_dir, settings.max_enroll_phrases, settings.attempt_timeout_seconds, cipher, blobs
     )
+    challenges = ChallengeStore(blobs, settings.challenge_seconds)
     accounts = Accounts(settings, database, cipher, models)
-    app.extensions[EXTENSION] = Services(settings, database, attempts, accounts)
+    app.extensions[EXTENSION] = Services(settings, database, attempts, challenges, accounts)
 
     csrf.init_app(app)
     init_web(app)

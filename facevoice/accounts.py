@@ -14,11 +14,28 @@ import numpy as np
 
 from facevoice.biometrics.audio import load_speech
 from facevoice.biometrics.face import FaceMatch, create_embedding, verify_face
+from facevoice.biometrics.images import load_image
+from facevoice.biometrics.liveness import (
+    FaceChallenge,
+    HeadTurnRules,
+    burst_matches,
+    check_frame_count,
+    judge_motion,
+    read_frame,
+)
 from facevoice.biometrics.models import Biometrics
+from facevoice.biometrics.speech import ADVICE as SPOKEN_CHALLENGE_ADVICE
+from facevoice.biometrics.speech import Challenge, check_challenge
 from facevoice.biometrics.vectors import normalise
 from facevoice.biometrics.voice import VoiceMatch, enrollment_template, voice_check
 from facevoice.config import Settings
-from facevoice.errors import AccountDisabled, AccountLocked, MissingSample, UsernameTaken
+from facevoice.errors import (
+    AccountDisabled,
+    AccountLocked,
+    LivenessFailed,
+    MissingSample,
+    UsernameTaken,
+)
 from facevoice.storage.attempts import Attempt, sample_file, username_key
 from facevoice.storage.database import (
     Database,
@@ -62,6 +79,7 @@ class Accounts:
         self.database = database
         self.cipher = cipher
         self.models = models
+        self.turn_rules = HeadTurnRules()
         self.lockout = LockoutPolicy(
             settings.lockout_after_failures,
             settings.lockout_wait_seconds,
@@ -74,8 +92,48 @@ class Accounts:
             embedding = create_embedding(path, self.models.face, self.settings.max_image_pixels)
         attempt.save_face(embedding)
 
-    def record_voice(self, attempt: Attempt, audio: bytes, phrase: int | None = None) -> int:
+    def take_burst(
+        self, attempt: Attempt, frames: list[bytes], challenge: FaceChallenge, client_ip: str
+    ) -> None:
+        """Check a head-turn burst (without the template) and keep its faces in the attempt.
+
+        Each frame passes through the attempt folder like a photo. The most frontal face
+        becomes the attempt's face; the others are kept to check at log-in that every frame
+        shows the same person. ``LivenessFailed`` (422) with advice when the burst does not
+        show the requested turn; it counts as a failed log-in.
+        """
+        check_frame_count(len(frames), self.turn_rules)
+        read = []
+        for frame in frames:
+            with sample_file(attempt.photo_path, frame) as path:
+                read.append(
+                    read_frame(load_image(path, self.settings.max_image_pixels), self.models.face)
+                )
+        embeddings = [embedding for _, embedding in read]
+        motion = judge_motion([reading for reading, _ in read], challenge, self.turn_rules)
+        if not motion.passed or motion.best_frame is None:
+            self._failed_challenge(attempt.username, client_ip, "face_challenge_failed")
+            raise LivenessFailed(motion.message)
+        frontal = embeddings[motion.best_frame]
+        assert frontal is not None  # the most frontal frame is one with a single face
+        attempt.save_face(frontal)
+        attempt.save_burst(
+            [e for i, e in enumerate(embeddings) if e is not None and i != motion.best_frame]
+        )
+
+    def record_voice(
+        self,
+        attempt: Attempt,
+        audio: bytes,
+        phrase: int | None = None,
+        challenge: Challenge | None = None,
+        client_ip: str = "",
+    ) -> int:
         """Embed a recording's speaker into the attempt; return how many phrases it holds.
+
+        With a ``challenge``, the recording must say its digits (checked on the same audio
+        the speaker is embedded from); ``LivenessFailed`` (422) otherwise, counted as a failed
+        log-in.
 
         The upload waits as ``reference.wav`` (sign-up) or ``sample.wav`` (log-in) only while
         it is decoded to 16 kHz mono.
@@ -85,8 +143,19 @@ class Accounts:
             speech = load_speech(
                 recording, self.settings.max_audio_seconds, self.settings.min_speech_seconds
             )
+        if (
+            challenge is not None
+            and not check_challenge(speech, challenge, self.models.speech).passed
+        ):
+            self._failed_challenge(attempt.username, client_ip, "voice_challenge_failed")
+            raise LivenessFailed(SPOKEN_CHALLENGE_ADVICE)
         embedding = self.models.voice.embed(speech)
         return attempt.save_voice(embedding, phrase)
+
+    def _failed_challenge(self, username: str, client_ip: str, outcome: str) -> None:
+        """An unanswered challenge is a failed presentation: audited and counted for lockout."""
+        record_failure(self.database, username, self.lockout)
+        record_event(self.database, "log_in", username, client_ip, outcome)
 
     def sign_up(self, username: str, attempt: Attempt | None, client_ip: str) -> User:
         """Register ``username`` from the attempt's samples, and write it to the audit log.
@@ -166,10 +235,23 @@ class Accounts:
             user = get_user(session, attempt.username)
         face_template, voice_template = self._templates(user, face.size, voices[-1].size)
         result = Verification(
-            face=verify_face(face_template, face, self.settings.face_max_cosine_distance),
+            face=self._verify_face(face_template, face, attempt.burst()),
             voice=voice_check(voice_template, voices[-1], self.settings.voice_min_similarity),
         )
         return (user, result) if user is not None else (None, _refused(result))
+
+    def _verify_face(
+        self, template: np.ndarray, face: np.ndarray, burst: list[np.ndarray]
+    ) -> FaceMatch:
+        """The face's match; after a head-turn burst every frame must show the same person."""
+        limit = self.settings.face_max_cosine_distance
+        match = verify_face(template, face, limit)
+        if burst and match.matched:
+            matched = burst_matches(
+                template, face, burst, limit, self.turn_rules.turned_distance_factor
+            )
+            return FaceMatch(matched=matched, distance=match.distance)
+        return match
 
     def _samples(self, attempt: Attempt) -> tuple[np.ndarray, list[np.ndarray]]:
         face, voices = attempt.face(), attempt.voices()

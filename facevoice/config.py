@@ -51,6 +51,22 @@ class Settings:
         default=0.67,
         metadata={"doc": "A voice matches when its cosine similarity is at least this"},
     )
+    voice_challenge: bool = field(
+        default=True, metadata={"doc": "Log-in recordings must say random digits shown by the page"}
+    )
+    face_challenge: bool = field(
+        default=True,
+        metadata={"doc": "Log-in photos are a burst showing a head turn to a random side"},
+    )
+    challenge_seconds: int = field(
+        default=120, metadata={"doc": "A log-in challenge is valid this long, and used once"}
+    )
+    fixed_voice_challenge: str = field(
+        default="", metadata={"doc": "Tests only (needs TESTING): always issue these digits"}
+    )
+    fixed_face_turn: str = field(
+        default="", metadata={"doc": "Tests only (needs TESTING): always ask for this side"}
+    )
     max_request_bytes: int = field(
         default=20 * 1024 * 1024, metadata={"doc": "Largest request body accepted (413 beyond)"}
     )

@@ -100,3 +100,18 @@ class AccountDisabled(FacevoiceError):
         "Log-in for this account is disabled after too many failed attempts. Ask the site's "
         "administrator to re-enable it."
     )
+
+
+class ChallengeMissing(BadInput):
+    """A log-in sample without a live challenge: never asked for, used already, or expired."""
+
+    default_message = (
+        "This log-in step needs a fresh challenge: ask for one (GET /log_in/challenge) and try "
+        "again. Each challenge is used once and lasts 2 minutes."
+    )
+
+
+class LivenessFailed(Unusable):
+    """A log-in sample that does not answer its challenge (digits not heard, no head turn)."""
+
+    default_message = "The challenge was not answered. Try again with a new one."

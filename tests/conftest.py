@@ -42,11 +42,16 @@ def settings_overrides() -> dict[str, Any]:
     return {}
 
 
+# The SPEC §2 contract, as a deployment with FACEVOICE_VOICE_CHALLENGE=off and
+# FACEVOICE_FACE_CHALLENGE=off serves it; tests/test_challenges.py covers the default (on).
+WITHOUT_CHALLENGES = {"voice_challenge": False, "face_challenge": False}
+
+
 @pytest.fixture
 def app(data_dir: Path, models: Biometrics, settings_overrides: dict[str, Any]) -> Flask:
-    """A fresh app with its own data folder and SQLite database."""
+    """A fresh app with its own data folder and SQLite database (challenges off)."""
     config = {"data_dir": str(data_dir), "models": models, "warm_up": False, "TESTING": True}
-    return create_app({**config, **settings_overrides})
+    return create_app({**config, **WITHOUT_CHALLENGES, **settings_overrides})
 
 
 @pytest.fixture

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import requests
 
+from tests import media
+
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
 
@@ -99,6 +101,23 @@ class HttpVisitor:
             headers={"X-CSRFToken": self.token},
             timeout=120,
         )
+
+    def sign_up_obama(self, username: str) -> int:
+        """Sign up with obama.jpg and three phrases of speaker A; the final status."""
+        self.post(
+            "/take_photo",
+            username=username,
+            flow="sign_up",
+            image=media.b64(media.photo("obama.jpg")),
+        )
+        for index in range(3):
+            self.post(
+                "/record_voice",
+                username=username,
+                flow="sign_up",
+                audio=media.b64(media.phrase(media.SPEAKER_A, index)),
+            )
+        return self.post("/sign_up", username=username).status_code
 
     def get(self, path: str, base_url: str | None = None, **options: object) -> requests.Response:
         """GET a path."""

@@ -20,7 +20,7 @@ from PIL import Image
 from facevoice import create_app
 from facevoice.biometrics.audio import SAMPLE_RATE, wav_bytes
 from tests import media
-from tests.conftest import Visitor
+from tests.conftest import WITHOUT_CHALLENGES, Visitor
 
 FUZZ = settings(
     deadline=None,
@@ -120,7 +120,13 @@ def fuzz_env(tmp_path_factory, models):  # type: ignore[no-untyped-def]
     root = tmp_path_factory.mktemp("fuzz")
     data_dir = root / "data"
     app = create_app(
-        {"data_dir": str(data_dir), "models": models, "warm_up": False, "ratelimit": False}
+        {
+            "data_dir": str(data_dir),
+            "models": models,
+            "warm_up": False,
+            **WITHOUT_CHALLENGES,
+            "ratelimit": False,
+        }
     )
     visitor = Visitor(app.test_client())
     phrases = [media.phrase(media.SPEAKER_A, i) for i in range(3)]

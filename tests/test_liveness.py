@@ -148,7 +148,7 @@ def test_photo_moved_scaled_and_tilted_per_frame_is_refused(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="known gap (docs/liveness.md): dlib's 5 landmarks read a photo turned in "
+    reason="known gap (README, Liveness): dlib's 5 landmarks read a photo turned in "
     "perspective as a turned head",
 )
 def test_photo_turned_in_perspective_is_refused(

@@ -36,6 +36,9 @@ def cluster(tmp_path_factory, postgres_server_url):  # type: ignore[no-untyped-d
         "FACEVOICE_ATTEMPT_STORE_URL": redis_url,
         "FACEVOICE_SECRET_KEY": secrets.token_hex(32),
         "FACEVOICE_TEMPLATE_KEY": secrets.token_hex(32),
+        # The SPEC §2 flow with single photos; the challenges are tested in test_challenges.py.
+        "FACEVOICE_VOICE_CHALLENGE": "off",
+        "FACEVOICE_FACE_CHALLENGE": "off",
     }
     root = tmp_path_factory.mktemp("cluster")
     servers = [ServerProcess(root / f"node{i}", shared) for i in range(2)]
@@ -49,21 +52,6 @@ def cluster(tmp_path_factory, postgres_server_url):  # type: ignore[no-untyped-d
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-
-
-def sign_up(visitor: HttpVisitor, username: str) -> int:
-    """Sign up obama.jpg with three phrases of speaker A; the final status."""
-    visitor.post(
-        "/take_photo", username=username, flow="sign_up", image=media.b64(media.photo("obama.jpg"))
-    )
-    for index in range(3):
-        visitor.post(
-            "/record_voice",
-            username=username,
-            flow="sign_up",
-            audio=media.b64(media.phrase(media.SPEAKER_A, index)),
-        )
-    return visitor.post("/sign_up", username=username).status_code
 
 
 def log_in(visitor: HttpVisitor, username: str, photo: str, servers: list[str]) -> int:
@@ -95,7 +83,7 @@ def test_both_servers_are_ready_with_postgresql_and_redis(cluster) -> None:  # t
 
 def test_user_signed_up_on_one_server_logs_in_on_the_other(cluster) -> None:  # type: ignore[no-untyped-def]
     one, other = cluster
-    assert sign_up(HttpVisitor(one.url), "alice") == 201
+    assert HttpVisitor(one.url).sign_up_obama("alice") == 201
     visitor = HttpVisitor(other.url)
     assert log_in(visitor, "alice", "obama2.jpg", [other.url] * 3) == 200
     assert visitor.get("/protected", allow_redirects=False).status_code == 200
@@ -103,7 +91,7 @@ def test_user_signed_up_on_one_server_logs_in_on_the_other(cluster) -> None:  # 
 
 def test_one_log_in_can_be_spread_over_both_servers(cluster) -> None:  # type: ignore[no-untyped-def]
     one, other = cluster
-    assert sign_up(HttpVisitor(other.url), "bobby") == 201
+    assert HttpVisitor(other.url).sign_up_obama("bobby") == 201
     visitor = HttpVisitor(one.url)
     assert log_in(visitor, "bobby", "obama2.jpg", [one.url, other.url, one.url]) == 200
     assert visitor.get("/protected", other.url, allow_redirects=False).status_code == 200
@@ -111,7 +99,7 @@ def test_one_log_in_can_be_spread_over_both_servers(cluster) -> None:  # type: i
 
 def test_lockout_earned_on_one_server_holds_on_the_other(cluster) -> None:  # type: ignore[no-untyped-def]
     one, other = cluster
-    assert sign_up(HttpVisitor(one.url), "carol") == 201
+    assert HttpVisitor(one.url).sign_up_obama("carol") == 201
     attacker = HttpVisitor(one.url)
     codes = [log_in(attacker, "carol", "biden.jpg", [one.url] * 3) for _ in range(5)]
     assert codes == [401] * 5

@@ -23,7 +23,7 @@ from facevoice.storage.lockout import LockoutPolicy, lockout_state, record_failu
 from facevoice.storage.templates import FACE, TemplateCipher, TemplateKeyError, parse_key
 from facevoice.web.security import SEEN_AT
 from tests import media
-from tests.conftest import Visitor
+from tests.conftest import WITHOUT_CHALLENGES, Visitor
 
 STRICT_LIMITS = {"ratelimit_per_ip": "4 per minute", "ratelimit_per_username": "1000 per minute"}
 
@@ -138,7 +138,9 @@ def test_lockout_survives_a_restart(app: Flask, visitor: Visitor, enrolled: str,
     for _ in range(5):
         wrong_face_log_in(visitor, enrolled)
     settings = app.extensions["facevoice"].settings
-    restarted = create_app({"data_dir": settings.data_dir, "models": models, "warm_up": False})
+    restarted = create_app(
+        {"data_dir": settings.data_dir, "models": models, "warm_up": False, **WITHOUT_CHALLENGES}
+    )
     assert right_log_in(Visitor(restarted.test_client()), enrolled).status_code == 429
 
 
@@ -225,7 +227,9 @@ def test_key_rotation_re_encrypts_every_template(
     assert len((data_dir / "template.key").read_text().split()) == 1
     (after,) = stored_users(app)
     assert after.face_template != before.face_template
-    restarted = create_app({"data_dir": str(data_dir), "models": models, "warm_up": False})
+    restarted = create_app(
+        {"data_dir": str(data_dir), "models": models, "warm_up": False, **WITHOUT_CHALLENGES}
+    )
     assert right_log_in(Visitor(restarted.test_client()), enrolled).status_code == 200
 
 
@@ -442,6 +446,7 @@ def test_sign_up_and_log_in_work_on_postgresql(
             "models": models,
             "warm_up": False,
             "database_url": postgres_url,
+            **WITHOUT_CHALLENGES,
         }
     )
     visitor = Visitor(app.test_client())
@@ -467,7 +472,9 @@ def test_environment_selects_the_database(
     monkeypatch, data_dir: Path, models, postgres_url: str
 ) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("FACEVOICE_DATABASE_URL", postgres_url)
-    app = create_app({"data_dir": str(data_dir), "models": models, "warm_up": False})
+    app = create_app(
+        {"data_dir": str(data_dir), "models": models, "warm_up": False, **WITHOUT_CHALLENGES}
+    )
     assert app.extensions["facevoice"].database.url == postgres_url
     assert not (data_dir / "db" / "facevoice.sqlite3").exists()
     app.extensions["facevoice"].database.dispose()

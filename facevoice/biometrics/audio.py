@@ -161,13 +161,17 @@ def load_speech(source: AudioSource, max_seconds: float, min_speech_seconds: flo
     return speech_samples(decode_audio(source, max_seconds), min_speech_seconds)
 
 
+def pcm16(samples: np.ndarray) -> bytes:
+    """Float samples in [-1, 1] as little-endian 16-bit PCM bytes."""
+    return (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+
+
 def wav_bytes(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
     """Mono float samples as the bytes of a 16-bit PCM WAV file."""
-    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
         out.setframerate(sample_rate)
-        out.writeframes(pcm.tobytes())
+        out.writeframes(pcm16(samples))
     return buffer.getvalue()

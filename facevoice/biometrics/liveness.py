@@ -10,7 +10,7 @@ eye corners, so when the head turns, its offset along the eye line, divided by t
 between the eyes, grows like ``NOSE_DEPTH_RATIO * tan(yaw)``. That ratio ignores translation,
 scale and in-plane rotation, so a photo moved, zoomed or tilted in front of the camera keeps
 one yaw however it is moved. (A photo turned out of its plane is another matter: seen in
-perspective it can look like a turned head to the landmark model; see docs/liveness.md.)
+perspective it can look like a turned head to the landmark model; see the README, Liveness.)
 
 Sign convention: a positive yaw is a head turned to the user's own left. In the unmirrored
 frames the nose then moves towards the image's right; in the mirrored preview it moves towards
@@ -54,6 +54,14 @@ ADVICE = {
     NO_RETURN: "After turning, look back at the camera before the capture ends.",
 }
 GENERIC_ADVICE = "Face the camera, turn your head to the side shown, then look back at it."
+
+
+def advice_for(reasons: Sequence[str]) -> str:
+    """What a user whose burst failed for these reasons should do next."""
+    for reason in reasons:
+        if reason in ADVICE:
+            return ADVICE[reason]
+    return GENERIC_ADVICE
 
 
 @dataclass(frozen=True)
@@ -115,6 +123,11 @@ class MotionResult:
         """Whether the burst shows a real turn to the requested side and back."""
         return not self.reasons
 
+    @property
+    def message(self) -> str:
+        """Advice a refused user can follow."""
+        return advice_for(self.reasons)
+
 
 @dataclass(frozen=True)
 class HeadTurnResult:
@@ -131,10 +144,7 @@ class HeadTurnResult:
     @property
     def message(self) -> str:
         """Advice a refused user can follow (never says whether the face matched)."""
-        for reason in self.reasons:
-            if reason in ADVICE:
-                return ADVICE[reason]
-        return GENERIC_ADVICE
+        return advice_for(self.reasons)
 
 
 @dataclass(frozen=True)

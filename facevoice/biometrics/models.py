@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 
 from facevoice.biometrics.face import FaceModel, get_face_model
+from facevoice.biometrics.speech import ChallengeDecoder, get_challenge_decoder
 from facevoice.biometrics.voice import SpeakerEncoder, get_speaker_encoder
 
 log = logging.getLogger(__name__)
@@ -14,10 +15,11 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Biometrics:
-    """The face model and the speaker encoder of this process."""
+    """The face model, the speaker encoder and the speech recogniser of this process."""
 
     face: FaceModel
     voice: SpeakerEncoder
+    speech: ChallengeDecoder
     warmed: bool = False
 
     def warm_up(self) -> None:
@@ -25,10 +27,15 @@ class Biometrics:
         started = time.perf_counter()
         self.face.warm_up()
         self.voice.warm_up()
+        self.speech.warm_up()
         self.warmed = True
         log.info("models warmed up in %.2f s", time.perf_counter() - started)
 
 
 def load_biometrics(face_detect_width_px: int = 480, torch_threads: int = 1) -> Biometrics:
     """The process-wide models (loaded on first call, shared afterwards)."""
-    return Biometrics(get_face_model(face_detect_width_px), get_speaker_encoder(torch_threads))
+    return Biometrics(
+        get_face_model(face_detect_width_px),
+        get_speaker_encoder(torch_threads),
+        get_challenge_decoder(),
+    )

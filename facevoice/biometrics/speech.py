@@ -27,16 +27,16 @@ from pathlib import Path
 import numpy as np
 import pocketsphinx
 
-from facevoice.biometrics.audio import SAMPLE_RATE
+from facevoice.biometrics.audio import SAMPLE_RATE, pcm16
 from facevoice.errors import BadInput
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 # Digits a challenge is drawn from: not 0, which people say as "zero" or "oh", nor 6, whose
-# "s" sounds vanish in narrow-band audio (8 kHz headsets): it failed most (docs/liveness.md).
+# "s" sounds vanish in narrow-band audio (8 kHz headsets): it failed most (README, Liveness).
 CHALLENGE_DIGITS = "12345789"
 CHALLENGE_LENGTH = 5
 # Largest shortfall of the challenge's score behind the free decode's that still passes,
-# chosen on FSDD takes 0-24 (docs/liveness.md).
+# chosen on FSDD takes 0-24 (README, Liveness).
 MAX_DEFICIT = 800.0
 # Wide beams: the aligned challenge must never be pruned away when it is said unclearly.
 BEAMS = {
@@ -115,11 +115,6 @@ def new_challenge(
 def model_dir() -> Path:
     """Folder of the US English model inside the installed pocketsphinx wheel."""
     return Path(pocketsphinx.get_model_path()) / "en-us"
-
-
-def pcm16(samples: np.ndarray) -> bytes:
-    """16 kHz float samples as little-endian 16-bit PCM bytes."""
-    return (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
 
 
 class ChallengeDecoder:

@@ -23,6 +23,7 @@ import numpy as np
 
 from facevoice.storage.folders import ATTEMPT_ID, get_upload_folder, remove_folder
 from facevoice.storage.templates import (
+    PENDING_BURST,
     PENDING_FACE,
     PENDING_VOICE,
     TemplateCipher,
@@ -34,6 +35,7 @@ LOG_IN = "log_in"
 FLOWS = (SIGN_UP, LOG_IN)
 STATE = "attempt.json"
 FACE = "face.bin"
+BURST = "burst.bin"
 VOICE_PREFIX = "voice-"
 
 
@@ -56,6 +58,9 @@ class AttemptBlobs(Protocol):
 
     def remove(self, attempt_id: str, name: str) -> None:
         """Delete one blob."""
+
+    def pop(self, attempt_id: str, name: str) -> bytes | None:
+        """Read and delete one blob at once: of two concurrent pops, only one gets it."""
 
     def drop(self, attempt_id: str) -> None:
         """Delete the attempt and everything in it."""
@@ -97,6 +102,19 @@ class FolderBlobs:
         """Delete one blob file."""
         (get_upload_folder(self.tmp_dir, attempt_id, create=False) / name).unlink(missing_ok=True)
 
+    def pop(self, attempt_id: str, name: str) -> bytes | None:
+        """Claim the file by an atomic rename, then read and delete it."""
+        folder = get_upload_folder(self.tmp_dir, attempt_id, create=False)
+        claimed = folder / f"{name}.{secrets.token_hex(4)}.claimed"
+        try:
+            os.rename(folder / name, claimed)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        try:
+            return claimed.read_bytes()
+        finally:
+            claimed.unlink(missing_ok=True)
+
     def drop(self, attempt_id: str) -> None:
         """Delete the attempt's folder."""
         remove_folder(get_upload_folder(self.tmp_dir, attempt_id, create=False))
@@ -137,6 +155,15 @@ class RedisBlobs:
         """Delete one blob."""
         self.client.hdel(self._key(attempt_id), name)
 
+    def pop(self, attempt_id: str, name: str) -> bytes | None:
+        """Read and delete one blob in one transaction."""
+        key = self._key(attempt_id)
+        with self.client.pipeline() as pipe:  # MULTI/EXEC: atomic
+            pipe.hget(key, name)
+            pipe.hdel(key, name)
+            value, _ = pipe.execute()
+        return bytes(value) if value is not None else None
+
     def drop(self, attempt_id: str) -> None:
         """Delete the attempt."""
         self.client.delete(self._key(attempt_id))
@@ -173,12 +200,29 @@ class Attempt:
         return self.scratch / ("reference.wav" if self.flow == SIGN_UP else "sample.wav")
 
     def save_face(self, embedding: np.ndarray) -> None:
-        """Keep the face embedding, replacing an earlier one."""
+        """Keep the face embedding, replacing an earlier one (and any earlier burst)."""
         self._save(FACE, embedding, PENDING_FACE)
+        self.blobs.remove(self.id, BURST)
 
     def face(self) -> np.ndarray | None:
         """The face embedding, if a photo was taken."""
         return self._load(FACE, PENDING_FACE)
+
+    def save_burst(self, embeddings: list[np.ndarray]) -> None:
+        """Keep the embeddings of the other faces of a head-turn burst, for the log-in."""
+        if embeddings:
+            self._save(BURST, np.stack(embeddings), PENDING_BURST)
+        else:
+            self.blobs.remove(self.id, BURST)
+
+    def burst(self) -> list[np.ndarray]:
+        """The other faces of the head-turn burst, if the photo was one."""
+        flat = self._load(BURST, PENDING_BURST)
+        return [] if flat is None else list(flat.reshape(-1, self._face_size()))
+
+    def _face_size(self) -> int:
+        face = self.face()
+        return face.size if face is not None else 128
 
     def save_voice(self, embedding: np.ndarray, phrase: int | None = None) -> int:
         """Keep a phrase embedding; return how many phrases the attempt now has.

@@ -30,6 +30,7 @@ FACE = "face"
 VOICE = "voice"
 PENDING_FACE = "pending-face"
 PENDING_VOICE = "pending-voice"
+PENDING_BURST = "pending-burst"
 
 
 class TemplateKeyError(Exception):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from facevoice.storage.attempts import SIGN_UP
+from facevoice.storage.attempts import LOG_IN, SIGN_UP
 from facevoice.web.requests import (
     answer,
     base64_field,
+    base64_list_field,
+    client_ip,
     flow_field,
     optional_int_field,
     read_fields,
@@ -15,7 +17,7 @@ from facevoice.web.requests import (
 )
 from facevoice.web.security import rate_limited
 from facevoice.web.services import services
-from facevoice.web.session import current_attempt
+from facevoice.web.session import current_attempt, take_face_challenge, take_voice_challenge
 
 bp = Blueprint("capture", __name__)
 
@@ -26,8 +28,14 @@ def take_photo():  # type: ignore[no-untyped-def]
     """Embed the photo's single face into this session's attempt."""
     data = read_fields()
     username, flow = username_field(data), flow_field(data)
+    accounts = services().accounts
+    if flow == LOG_IN and services().settings.face_challenge:
+        frames = base64_list_field(data, "frames")
+        attempt = current_attempt(username, flow)
+        accounts.take_burst(attempt, frames, take_face_challenge(), client_ip())
+        return answer(200, "Head turn seen. Photo taken.")
     image = base64_field(data, "image")
-    services().accounts.take_photo(current_attempt(username, flow), image)
+    accounts.take_photo(current_attempt(username, flow), image)
     return answer(200, "Photo taken.")
 
 
@@ -39,7 +47,11 @@ def record_voice():  # type: ignore[no-untyped-def]
     username, flow = username_field(data), flow_field(data)
     audio = base64_field(data, "audio")
     phrase = optional_int_field(data, "phrase", 1, services().settings.max_enroll_phrases)
-    phrases = services().accounts.record_voice(current_attempt(username, flow), audio, phrase)
+    challenge = None
+    if flow == LOG_IN and services().settings.voice_challenge:
+        challenge = take_voice_challenge()
+    attempt = current_attempt(username, flow)
+    phrases = services().accounts.record_voice(attempt, audio, phrase, challenge, client_ip())
     if flow == SIGN_UP:
         return answer(
             200, f"Voice recorded ({phrases} phrase{'s' * (phrases != 1)}).", phrases=phrases

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, jsonify, render_template
 from flask_login import login_user
 
 from facevoice.storage.attempts import LOG_IN
 from facevoice.web.requests import answer, client_ip, read_fields, username_field
 from facevoice.web.security import rate_limited, start_login_session
 from facevoice.web.services import services
-from facevoice.web.session import LoginUser, concluding, find_attempt
+from facevoice.web.session import LoginUser, concluding, find_attempt, issue_challenge
 
 bp = Blueprint("log_in", __name__)
 
@@ -23,6 +23,22 @@ REFUSED = (
 def page():  # type: ignore[no-untyped-def]
     """The log-in page."""
     return render_template("log_in.html")
+
+
+@bp.get("/log_in/challenge")
+@rate_limited()
+def challenge():  # type: ignore[no-untyped-def]
+    """A fresh challenge for this session's log-in: digits to say and a side to turn to.
+
+    Each part is used once and lasts ``challenge_seconds``; a part switched off is null.
+    """
+    voice, face = issue_challenge()
+    return jsonify(
+        challenge=voice.text if voice else None,
+        turn=face.side if face else None,
+        instruction=face.instruction if face else None,
+        expires_in=services().settings.challenge_seconds,
+    )
 
 
 @bp.post("/log_in")

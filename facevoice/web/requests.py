@@ -52,7 +52,24 @@ def flow_field(data: Mapping[str, Any]) -> str:
 
 def base64_field(data: Mapping[str, Any], name: str) -> bytes:
     """Strictly decoded Base64 of a field, with or without a ``data:...;base64,`` prefix."""
-    value = data.get(name)
+    return decode_base64(data.get(name), name)
+
+
+def base64_list_field(data: Mapping[str, Any], name: str, max_items: int = 40) -> list[bytes]:
+    """A JSON list of Base64 texts (form clients repeat the field), each strictly decoded."""
+    values = data.getlist(name) if hasattr(data, "getlist") else data.get(name)
+    if not isinstance(values, list) or not values:
+        raise BadInput(
+            f"'{name}' is missing: this site asks for a burst of photos showing a head turn "
+            "(GET /log_in/challenge says to which side)."
+        )
+    if len(values) > max_items:
+        raise BadInput(f"'{name}' holds {len(values)} items; at most {max_items} are accepted.")
+    return [decode_base64(value, f"{name}[{i}]") for i, value in enumerate(values)]
+
+
+def decode_base64(value: Any, name: str) -> bytes:
+    """Strictly decoded Base64 text, with or without a ``data:...;base64,`` prefix."""
     if not isinstance(value, str) or not value:
         raise BadInput(f"'{name}' is missing: send it as Base64 text.")
     prefix = DATA_URL_PREFIX.match(value)

@@ -9,6 +9,7 @@ from flask import current_app
 from facevoice.accounts import Accounts
 from facevoice.config import Settings
 from facevoice.storage.attempts import AttemptStore
+from facevoice.storage.challenges import ChallengeStore
 from facevoice.storage.database import Database
 
 EXTENSION = "facevoice"
@@ -16,11 +17,12 @@ EXTENSION = "facevoice"
 
 @dataclass(frozen=True)
 class Services:
-    """Settings, database, pending attempts and account operations of one app."""
+    """Settings, database, pending attempts, challenges and account operations of one app."""
 
     settings: Settings
     database: Database
     attempts: AttemptStore
+    challenges: ChallengeStore
     accounts: Accounts
 
 

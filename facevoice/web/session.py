@@ -9,12 +9,17 @@ from flask import Flask, redirect, session
 from flask_login import LoginManager, UserMixin
 from werkzeug.wrappers import Response
 
+from facevoice.biometrics.liveness import FaceChallenge, new_face_challenge
+from facevoice.biometrics.speech import Challenge, new_challenge
 from facevoice.errors import MissingSample
 from facevoice.storage.attempts import Attempt
+from facevoice.storage.challenges import FACE as FACE_PART
+from facevoice.storage.challenges import VOICE as VOICE_PART
 from facevoice.storage.database import User
 from facevoice.web.services import services
 
 ATTEMPT_KEY = "attempt"
+CHALLENGE_KEY = "challenge"
 
 login_manager = LoginManager()
 
@@ -86,3 +91,39 @@ def concluding(attempt: Attempt | None) -> Iterator[None]:
     finally:
         if attempt is not None and not missing:
             end_attempt(attempt)
+
+
+def issue_challenge() -> tuple[Challenge | None, FaceChallenge | None]:
+    """A new log-in challenge for this session (what is switched on); the previous one ends."""
+    settings = services().settings
+    voice = face = None
+    if settings.voice_challenge:
+        voice = (
+            Challenge(settings.fixed_voice_challenge)
+            if settings.fixed_voice_challenge
+            else new_challenge()
+        )
+    if settings.face_challenge:
+        face = (
+            FaceChallenge(settings.fixed_face_turn)
+            if settings.fixed_face_turn
+            else new_face_challenge()
+        )  # type: ignore[arg-type]
+    parts = {}
+    if voice is not None:
+        parts[VOICE_PART] = voice.digits
+    if face is not None:
+        parts[FACE_PART] = face.side
+    session[CHALLENGE_KEY] = services().challenges.issue(parts, session.get(CHALLENGE_KEY))
+    return voice, face
+
+
+def take_voice_challenge() -> Challenge:
+    """The digits this session's log-in recording must say; they cannot be used again."""
+    return Challenge(services().challenges.take(session.get(CHALLENGE_KEY), VOICE_PART))
+
+
+def take_face_challenge() -> FaceChallenge:
+    """The side this session's head-turn burst must show; it cannot be used again."""
+    side = services().challenges.take(session.get(CHALLENGE_KEY), FACE_PART)
+    return FaceChallenge(side)  # type: ignore[arg-type]

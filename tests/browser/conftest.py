@@ -77,10 +77,21 @@ class QuietHandler(WSGIRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory, models: Biometrics) -> Iterator[str]:
+def site_settings() -> dict[str, Any]:
+    """Settings of the module's app. The page basics run without the log-in challenges
+    (the server's ``off`` switches); test_challenges.py overrides this to turn them on."""
+    return {"voice_challenge": False, "face_challenge": False}
+
+
+@pytest.fixture(scope="module")
+def site(
+    tmp_path_factory: pytest.TempPathFactory, models: Biometrics, site_settings: dict[str, Any]
+) -> Iterator[str]:
     """The real app with a fresh data folder, served on 127.0.0.1; yields its base URL."""
     data_dir = tmp_path_factory.mktemp("site") / "data"
-    app = create_app({"data_dir": str(data_dir), "models": models, "warm_up": False})
+    app = create_app(
+        {"data_dir": str(data_dir), "models": models, "warm_up": False, **site_settings}
+    )
     server: BaseWSGIServer = make_server(
         "127.0.0.1", 0, with_strict_csp(app), threaded=True, request_handler=QuietHandler
     )
@@ -120,23 +131,26 @@ class FakeMedia:
         self.folder = folder
 
     def camera(self, name: str) -> Path:
-        """A camera showing a photo of faces/ (cropped as a webcam would), or NO_FACE."""
+        """A camera showing a photo of faces/ (cropped as a webcam would), NO_FACE, or one of
+        fake_media.CAMERAS (the video clip's person)."""
         path = self.folder / f"{Path(name).stem}.y4m"
         if not path.exists():
-            frame = (
-                fake_media.empty_room_frame()
-                if name == NO_FACE
-                else fake_media.webcam_frame(media.FACES / name)
-            )
-            fake_media.write_y4m(frame, path)
+            if name in fake_media.CAMERAS:
+                fake_media.CAMERAS[name](path)
+            elif name == NO_FACE:
+                fake_media.write_y4m(fake_media.empty_room_frame(), path)
+            else:
+                fake_media.write_y4m(fake_media.webcam_frame(media.FACES / name), path)
         return path
 
-    def microphone(self, speaker: str) -> Path:
-        """A microphone playing a LibriSpeech speaker's utterance in a loop."""
-        path = self.folder / f"{speaker}.wav"
+    def microphone(self, name: str) -> str:
+        """The fake microphone's file argument: a LibriSpeech speaker's utterance in a loop, or
+        one of fake_media's FSDD recordings (played once when the name ends in ``%noloop``)."""
+        stem, once, _ = name.partition(fake_media.NO_LOOP)
+        path = self.folder / f"{stem}.wav"
         if not path.exists():
-            fake_media.write_voice_wav(speaker, path)
-        return path
+            fake_media.write_microphone(stem, path)
+        return f"{path}{once}"
 
 
 class Browsers:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import ConsoleMessage, Error, Locator, Page, Request, expect
 
 SETTLED = re.compile(r"^(ok|error)$")  # a status line's data-state once a step is done
 CAPTURE_TIMEOUT_MS = 30_000  # countdown or recording, upload, and the models' work
 PHOTO_BUTTON = re.compile(r"^(Retake|Take) photo$")
+# The log-in page's record button: the sentence, or the digits of a spoken challenge.
+RECORD_BUTTON = re.compile(r"^Record (the sentence|the digits|again)$")
 
 
 class Screenshots:
@@ -34,7 +37,9 @@ class Person:
         self.screenshots = screenshots
         self.page_problems: list[str] = []
         self.posts: list[str] = []  # the endpoints the page POSTed to, in order
+        self.calls: list[str] = []  # the same, with "challenge" for each challenge fetched
         self.recordings: list[str] = []  # the "audio" fields the page sent
+        self.photos: list[dict[str, Any]] = []  # the fields of each /take_photo request
         page.on("pageerror", lambda error: self.page_problems.append(f"script error: {error}"))
         page.on("console", self._console)
         page.on("request", self._request)
@@ -44,12 +49,17 @@ class Person:
             self.page_problems.append(f"{message.type}: {message.text}")
 
     def _request(self, request: Request) -> None:
+        endpoint = request.url.split("?")[0].rsplit("/", 1)[-1]
+        if request.method == "GET" and endpoint == "challenge":
+            self.calls.append(endpoint)
         if request.method != "POST":
             return
-        endpoint = request.url.split("?")[0].rsplit("/", 1)[-1]
         self.posts.append(endpoint)
+        self.calls.append(endpoint)
         if endpoint == "record_voice":
             self.recordings.append(request.post_data_json.get("audio", ""))
+        if endpoint == "take_photo":
+            self.photos.append(request.post_data_json)
 
     def shot(self, name: str) -> Path:
         """Save a screenshot of what this person sees now."""
@@ -72,27 +82,51 @@ class Person:
         """Press a button by its visible name."""
         self.page.get_by_role("button", name=name).click()
 
-    def turn_on_devices(self) -> Locator:
-        """Press "Turn on camera and microphone"; returns the device status line."""
-        self.click("Turn on camera and microphone")
+    def turn_on_devices(self, button: str = "Turn on camera and microphone") -> Locator:
+        """Press the button that turns the devices on; returns the device status line.
+
+        (The sign-up page opens the camera and the microphone together; the log-in page's
+        button, "Turn on camera", only the camera.)
+        """
+        self.click(button)
         status = self.status("device-status")
         expect(status).to_have_attribute("data-state", SETTLED)
         return status
+
+    @property
+    def turn_instruction(self) -> Locator:
+        """The log-in page's head-turn challenge, above the camera picture."""
+        return self.page.locator("#turn-instruction")
+
+    @property
+    def digits(self) -> Locator:
+        """The digits of the log-in page's spoken challenge."""
+        return self.page.locator("#phrases .digits")
 
     def wait_until_done(self, status: Locator) -> Locator:
         """Wait until a step's status line shows its outcome (ok or error)."""
         expect(status).to_have_attribute("data-state", SETTLED, timeout=CAPTURE_TIMEOUT_MS)
         return status
 
-    def take_photo(self, countdown_shot: str | None = None) -> Locator:
-        """Press "Take photo", sit through the countdown; returns the photo's status line."""
+    def take_photo(
+        self, countdown_shot: str | None = None, turning_shot: str | None = None
+    ) -> Locator:
+        """Press "Take photo", sit through the countdown (and the head turn, when the page
+        asks for one); returns the photo's status line."""
         self.click(PHOTO_BUTTON)
         if countdown_shot:
             expect(self.page.locator("#countdown")).to_have_text("2")
             self.shot(countdown_shot)
+        if turning_shot:  # when the page says to come back: the head is turned then
+            cue = self.page.locator("#turn-cue")
+            expect(cue).to_have_attribute("data-phase", "back", timeout=CAPTURE_TIMEOUT_MS)
+            self.page.wait_for_timeout(400)
+            self.shot(turning_shot)
         return self.wait_until_done(self.status("photo-status"))
 
-    def record(self, button: str, recording_shot: str | None = None) -> Locator:
+    def record(
+        self, button: str | re.Pattern[str] = RECORD_BUTTON, recording_shot: str | None = None
+    ) -> Locator:
         """Press a record button and stay for the recording; returns that phrase's status line."""
         pressed = self.page.get_by_role("button", name=button, exact=True)
         number = pressed.locator("xpath=ancestor::li").get_attribute("data-phrase")
@@ -141,9 +175,8 @@ class Person:
         """
         if username is not None:
             self.username_box.fill(username)
-        self.expect_ok(self.turn_on_devices())
-        self.expect_ok(self.take_photo())
-        self.expect_ok(self.record("Record the sentence"))
+        self.expect_ok(self.take_photo())  # opens the camera
+        self.expect_ok(self.record())  # opens the microphone
         if shots:
             self.shot(f"{shots}-ready")
         self.click("Log in")

@@ -57,6 +57,10 @@ def test_signed_up_user_logs_in_logs_out_and_logs_in_again(
     someone.shot("main-page")
     someone.page.get_by_role("navigation").get_by_role("link", name="Log in").click()
     someone.log_in(registered, shots="log-in-1")
+    # This app has the challenges off: one still photo and the sentence, as without them.
+    [photo] = someone.photos
+    assert photo["image"].startswith("data:image/jpeg;base64,") and "frames" not in photo
+    assert "challenge" in someone.calls
     expect(someone.page).to_have_url(re.compile(r"/protected$"))
     expect(someone.page.locator("#username")).to_have_text(registered)
     someone.shot("log-in-2-protected-page")
@@ -151,13 +155,29 @@ def test_refused_camera_permission_says_how_to_allow_it(person: PersonFactory) -
     someone = person(allow=["microphone"])
     someone.visit("/log_in")
     someone.username_box.fill("anyone")
-    status = someone.turn_on_devices()
+    status = someone.turn_on_devices("Turn on camera")  # the log-in page opens it alone
     expect(status).to_have_attribute("data-state", "error")
     expect(status).to_contain_text("not allowed to use the camera")
     expect(status).to_contain_text("Allow")
     expect(status).to_contain_text("reload")
-    expect(someone.page.get_by_role("button", name="Turn on camera and microphone")).to_be_visible()
+    expect(someone.page.get_by_role("button", name="Turn on camera", exact=True)).to_be_visible()
     someone.shot("device-camera-refused")
+
+
+def test_log_in_page_opens_the_microphone_only_to_record_and_says_if_it_is_refused(
+    person: PersonFactory,
+) -> None:
+    someone = person(allow=["camera"])
+    someone.visit("/log_in")
+    someone.username_box.fill("anyone")
+    status = someone.record()
+    expect(status).to_contain_text("not allowed to use the microphone")
+    expect(status).to_contain_text("Allow")
+    # The camera was not asked for: its part of the page is untouched.
+    expect(someone.status("device-status")).to_be_empty()
+    expect(someone.page.locator("#camera")).to_have_attribute("data-camera", "off")
+    assert someone.posts == []
+    someone.shot("device-microphone-refused-log-in")
 
 
 def test_refused_camera_and_microphone_permission_stops_the_photo_step(
@@ -232,8 +252,7 @@ def test_camera_without_a_face_is_refused_at_the_photo_step(
     someone = person(camera=NO_FACE)
     someone.visit("/log_in")
     someone.username_box.fill(registered)
-    someone.turn_on_devices()
-    status = someone.take_photo()
+    status = someone.take_photo()  # turns the camera on first
     expect(status).to_have_attribute("data-state", "error")
     expect(status).to_contain_text("No face found")
     expect(status).to_contain_text("Light your face from the front")

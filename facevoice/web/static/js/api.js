@@ -67,3 +67,22 @@ export async function isRegistered(username, { signal } = {}) {
     return null;
   }
 }
+
+/**
+ * GET JSON; resolves to {status, ok, message, ...answer} and never throws (a network
+ * failure comes back as status 0 with a message).
+ */
+export async function getJson(path) {
+  let response;
+  try {
+    response = await fetch(path, {
+      headers: { Accept: "application/json" },
+      credentials: "same-origin",
+      cache: "no-store",
+    });
+  } catch {
+    return { status: 0, ok: false, message: NETWORK_PROBLEM };
+  }
+  const answer = await readAnswer(response);
+  return { ...answer, status: response.status, ok: response.ok && answer.ok !== false };
+}

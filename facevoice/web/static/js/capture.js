@@ -1,13 +1,15 @@
 // Camera and microphone capture, shared by the sign-up and the log-in page.
 //
-// - openDevices() asks for the camera and the microphone at once (one browser prompt) and
-//   turns every failure into a DeviceError whose message tells a person what to do.
+// - openDevices() asks for the camera and the microphone at once (one browser prompt), or for
+//   either alone, and turns every failure into a DeviceError whose message tells a person
+//   what to do.
 // - Camera shows the live preview in a <video> and takes still JPEG photos (one, or a burst
 //   of several spread over a few seconds).
-// - Microphone records 16 kHz mono through Web Audio (an AudioWorklet) and encodes it as
-//   16-bit PCM WAV; where Web Audio cannot run at 16 kHz (older Firefox) it falls back to
-//   MediaRecorder (Ogg/Opus or WebM/Opus, which the server decodes too). It reports the
-//   live input level for a level meter.
+// - Microphone records 16 kHz mono through Web Audio (an AudioWorklet, which prepare() can
+//   load before the microphone opens, so a recording can start with its first sound) and
+//   encodes it as 16-bit PCM WAV; where Web Audio cannot run at 16 kHz (older Firefox) it
+//   falls back to MediaRecorder (Ogg/Opus or WebM/Opus, which the server decodes too). It
+//   reports the live input level for a level meter.
 
 export const SAMPLE_RATE = 16000;
 export const PHOTO_TYPE = "image/jpeg";
@@ -191,25 +193,38 @@ export class Camera {
     }
   }
 
-  /** Draw the current frame, full size, into a canvas (a new one unless given). */
-  drawFrame(canvas = document.createElement("canvas")) {
-    const { videoWidth: width, videoHeight: height } = this.video;
-    if (!this.active || width === 0) {
+  /**
+   * Draw the current frame into a canvas (a new one unless given): full size, or scaled
+   * down to at most ``maxWidth`` pixels wide.
+   */
+  drawFrame(canvas = document.createElement("canvas"), maxWidth = Infinity) {
+    const { videoWidth, videoHeight } = this.video;
+    if (!this.active || videoWidth === 0) {
       throw new DeviceError("The camera is off. Turn it on, then try again.", "off");
     }
-    canvas.width = width;
-    canvas.height = height;
-    canvas.getContext("2d").drawImage(this.video, 0, 0, width, height);
+    const scale = Math.min(1, maxWidth / videoWidth);
+    canvas.width = Math.round(videoWidth * scale);
+    canvas.height = Math.round(videoHeight * scale);
+    canvas.getContext("2d").drawImage(this.video, 0, 0, canvas.width, canvas.height);
     return canvas;
   }
 
   /** One still photo as a data: URL (JPEG); ``canvas`` keeps a copy to show. */
-  takePhoto({ canvas, quality = PHOTO_QUALITY } = {}) {
-    return this.drawFrame(canvas).toDataURL(PHOTO_TYPE, quality);
+  takePhoto({ canvas, quality = PHOTO_QUALITY, maxWidth = Infinity } = {}) {
+    return this.drawFrame(canvas, maxWidth).toDataURL(PHOTO_TYPE, quality);
   }
 
-  /** ``count`` photos spread evenly over ``durationMs`` (for an active face challenge). */
-  async takeBurst({ count = 8, durationMs = 3000, quality = PHOTO_QUALITY, onPhoto } = {}) {
+  /**
+   * ``count`` photos spread evenly over ``durationMs`` (for an active face challenge), each
+   * at most ``maxWidth`` pixels wide; ``onPhoto(number, count)`` follows them.
+   */
+  async takeBurst({
+    count = 8,
+    durationMs = 3000,
+    quality = PHOTO_QUALITY,
+    maxWidth = VIDEO_SIZE.width,
+    onPhoto,
+  } = {}) {
     const photos = [];
     const gap = count > 1 ? durationMs / (count - 1) : 0;
     const started = performance.now();
@@ -217,7 +232,7 @@ export class Camera {
       const due = started + index * gap;
       const wait = due - performance.now();
       if (wait > 0) await sleep(wait);
-      photos.push(this.takePhoto({ quality }));
+      photos.push(this.takePhoto({ quality, maxWidth }));
       if (onPhoto) onPhoto(index + 1, count);
     }
     return photos;
@@ -292,12 +307,26 @@ export class Microphone {
     this.stream = null;
     this.context = null;
     this.mode = null; // "pcm" (Web Audio at 16 kHz, WAV) or "recorder" (MediaRecorder)
+    this.pcmNode = null; // the recorder worklet of the 16 kHz AudioContext
     this.listener = null; // receives the samples while recording
     this.levelTimer = null;
   }
 
   get active() {
     return this.stream !== null && this.stream.getAudioTracks().some(isLive);
+  }
+
+  /**
+   * Build the 16 kHz recording graph before the microphone opens (optional), so that
+   * recording can start as soon as the sound does. Without it, ``start`` builds it.
+   */
+  async prepare() {
+    if (this.pcmNode) return;
+    try {
+      await this.buildPcm();
+    } catch {
+      this.closeContext(); // ``start`` falls back to MediaRecorder
+    }
   }
 
   /** Listen to the stream's audio track; call from a click so the browser lets sound start. */
@@ -311,7 +340,10 @@ export class Microphone {
     }
     this.stream = new MediaStream(tracks);
     try {
-      await this.startPcm();
+      if (!this.pcmNode) await this.buildPcm();
+      // Firefox refuses a source at another rate than the device's here: then we fall back.
+      this.context.createMediaStreamSource(this.stream).connect(this.pcmNode);
+      await this.context.resume();
       this.mode = "pcm";
     } catch (error) {
       this.closeContext();
@@ -326,11 +358,10 @@ export class Microphone {
     }
   }
 
-  async startPcm() {
+  /** An AudioContext at 16 kHz with the recorder worklet, waiting for a source. */
+  async buildPcm() {
     this.context = new AudioContext({ sampleRate: SAMPLE_RATE });
     await this.context.audioWorklet.addModule(WORKLET_URL);
-    // Firefox refuses a source at another rate than the device's here: then we fall back.
-    const source = this.context.createMediaStreamSource(this.stream);
     const node = new AudioWorkletNode(this.context, "pcm-recorder", {
       numberOfInputs: 1,
       numberOfOutputs: 1,
@@ -345,9 +376,8 @@ export class Microphone {
       this.onLevel(meterFraction(db), db);
       if (this.listener) this.listener(chunk, db);
     };
-    source.connect(node);
     node.connect(this.context.destination); // the node writes silence; this keeps it running
-    await this.context.resume();
+    this.pcmNode = node;
   }
 
   startLevelOnly() {
@@ -454,6 +484,7 @@ export class Microphone {
     this.levelTimer = null;
     if (this.context) this.context.close().catch(() => {});
     this.context = null;
+    this.pcmNode = null;
   }
 
   stop() {

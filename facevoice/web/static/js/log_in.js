@@ -1,10 +1,42 @@
-// The log-in page: username, photo, one spoken sentence, then log in.
+// The log-in page: username, photo, the spoken digits (or a sentence), then log in.
+//
+// With the server's challenges on (README, "Liveness"), the photo is a burst of frames while
+// the person turns the head to the side shown, then back, and the recording says the digits
+// shown. Each challenge answers one capture: after a refusal the page fetches a new one and
+// shows it before the retake. The camera opens for the photo, the microphone only when the
+// recording starts.
 
 import { post } from "./api.js";
-import { Devices, PhotoStep, PhraseStep } from "./steps.js";
-import { Activity, RecordingProgress, showProblem, showStatus, UsernameField } from "./ui.js";
+import { Challenges } from "./challenge.js";
+import { Devices, PhotoStep, PhraseStep, RECORD_SECONDS } from "./steps.js";
+import {
+  Activity,
+  addNote,
+  RecordingProgress,
+  showProblem,
+  showStatus,
+  UsernameField,
+} from "./ui.js";
 
 const FLOW = "log_in";
+// The head-turn burst: frames spread over the capture, and when the page says to come back.
+const BURST = { count: 12, durationMs: 3500, quality: 0.85 };
+const BACK_AFTER_MS = 1600;
+const DIGITS_RECORD_SECONDS = 5;
+const TURN_TIPS = {
+  422: [
+    "Face the camera during the countdown; turn only when the arrow appears.",
+    "Turn your head clearly to the side shown, as far as is comfortable, then look back.",
+    "Keep your whole face in the picture, in good light, with nobody else in it.",
+  ],
+};
+const DIGIT_TIPS = {
+  422: [
+    "Start as soon as the recording starts, and say every digit shown, one after the other.",
+    "Speak a little louder, or come closer to the microphone.",
+    "Watch the level meter: it should move when you speak.",
+  ],
+};
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -17,13 +49,14 @@ const devices = new Devices({
   status: $("#device-status"),
   meter: $("#level"),
   activity,
+  together: false,
 });
 const logInButton = $("#log-in-button");
 const tryAgainButton = $("#try-again");
 const logInStatus = $("#log-in-status");
 activity.guard(logInButton, tryAgainButton);
 
-let samplesFor = null; // the name the photo and the sentence were taken for (lower case)
+let samplesFor = null; // the name the photo and the recording were taken for (lower case)
 
 /** The name to capture for, or null after saying what to fix. */
 function usernameForCapture() {
@@ -32,14 +65,112 @@ function usernameForCapture() {
   return name;
 }
 
-names.input.addEventListener("input", () => {
-  showStatus(names.status, "");
-  names.input.removeAttribute("aria-invalid");
-  if (samplesFor !== null && names.text.toLowerCase() !== samplesFor) {
-    samplesFor = null;
-    resetSamples("You changed the username: take the photo and record the sentence again.");
+// --- What the page shows of the challenge.
+
+const view = {
+  turnBox: $("#turn-challenge"),
+  turnText: $("#turn-instruction"),
+  cue: $("#turn-cue"),
+  cueText: $("#turn-cue .turn-cue-text"),
+  photoHelp: $("#photo-help"),
+  voiceTitle: $("#voice-title-text"),
+  voiceHelp: $("#voice-help"),
+  sentence: $("#phrases .sentence"),
+};
+const page = {
+  photoHelp: view.photoHelp.textContent,
+  voiceTitle: view.voiceTitle.textContent,
+  voiceHelp: view.voiceHelp.textContent,
+  sentence: view.sentence.textContent,
+  recordButton: $("#phrases button.record").textContent,
+};
+
+/**
+ * Show a challenge: the side to turn to in the photo step, the digits in the voice step.
+ * (Called once the first challenge arrives, after the steps below exist.)
+ */
+function showChallenge(challenge) {
+  view.turnBox.hidden = !challenge.turn;
+  view.turnBox.dataset.side = challenge.turn || "";
+  view.turnText.textContent = challenge.instruction || "";
+  view.photoHelp.textContent = challenge.turn
+    ? "Face the camera with your face inside the oval, in good light. After a 3, 2, 1 " +
+      "countdown, turn your head as the arrow shows, then look back at the camera: " +
+      "the capture lasts about 4 seconds."
+    : page.photoHelp;
+
+  const digits = challenge.digits;
+  view.sentence.classList.toggle("challenge", Boolean(digits));
+  if (digits) {
+    const label = document.createElement("span");
+    label.className = "challenge-label";
+    label.textContent = "Read these digits aloud: ";
+    const shown = document.createElement("span");
+    shown.className = "digits";
+    shown.textContent = digits;
+    view.sentence.replaceChildren(label, shown);
+  } else {
+    view.sentence.textContent = page.sentence;
   }
-});
+  view.voiceTitle.textContent = digits ? "Read the digits aloud" : page.voiceTitle;
+  view.voiceHelp.textContent = digits
+    ? "Say the digits shown, one after the other, in your normal voice. The recording " +
+      `starts when you press the button and lasts ${DIGITS_RECORD_SECONDS} seconds.`
+    : page.voiceHelp;
+  // The button's label before its first recording (then it says "Record again").
+  const recordLabel = digits ? "Record the digits" : page.recordButton;
+  if (voice.button.textContent === voice.buttonText) voice.button.textContent = recordLabel;
+  voice.buttonText = recordLabel;
+}
+
+const challenges = new Challenges({ onChange: showChallenge });
+
+/**
+ * Fetch a new challenge now (after a refusal), and add to ``status`` what the next try of
+ * ``part`` ("turn" or "digits") must do.
+ */
+async function renewChallenge(status, part) {
+  try {
+    const challenge = await challenges.renew(names.valid ? names.text : "");
+    if (part === "turn" && challenge.turn) {
+      addNote(status, `For your next try: turn your head to your ${challenge.turn}.`);
+    } else if (part === "digits" && challenge.digits) {
+      addNote(status, `For your next try, say the new digits: ${challenge.digits}.`);
+    }
+  } catch (error) {
+    addNote(status, error.message);
+  }
+}
+
+// --- The photo: one still, or a burst while the head turns.
+
+/** The head-turn capture: frames over BURST.durationMs, saying when to turn and come back. */
+async function captureTurn(side, { camera, canvas, status }) {
+  const arrow = side === "left" ? "←" : "→";
+  view.cue.dataset.side = side;
+  view.cue.dataset.phase = "turn";
+  view.cueText.textContent = `Turn to your ${side}`;
+  view.cue.hidden = false;
+  showStatus(status, `Turn your head to your ${side} now ${arrow}`, "busy");
+  const back = setTimeout(() => {
+    view.cue.dataset.phase = "back";
+    view.cueText.textContent = "Now back to the camera";
+    showStatus(status, "…now back to the camera.", "busy");
+  }, BACK_AFTER_MS);
+  try {
+    const frames = await camera.takeBurst({
+      ...BURST,
+      onPhoto: (index) => {
+        if (index === 1) camera.drawFrame(canvas); // the thumbnail: the face before it turns
+      },
+    });
+    return { frames };
+  } finally {
+    clearTimeout(back);
+    view.cue.hidden = true;
+    view.cue.dataset.phase = "";
+  }
+}
 
 const photo = new PhotoStep({
   button: $("#take-photo"),
@@ -50,11 +181,36 @@ const photo = new PhotoStep({
   activity,
   flow: FLOW,
   username: usernameForCapture,
-  onResult: (ok) => (ok ? nextAction() : photo.button).focus(),
+  prepare: async () => {
+    const challenge = await challenges.forCapture(names.text, "turn");
+    if (!challenge.turn) return {};
+    const side = challenge.turn;
+    challenges.use("turn"); // whatever happens now, the next try needs a new one
+    return {
+      getReady:
+        `Look at the camera. When the countdown ends, turn your head to your ${side}, ` +
+        "then back to the camera.",
+      capture: (tools) => captureTurn(side, tools),
+      checking: "Checking the head turn…",
+      done: "Photo OK: we saw your head turn.",
+      tips: TURN_TIPS,
+    };
+  },
+  onResult: async (ok, answer) => {
+    if (!ok && challenges.current && challenges.current.turn && refusedChallenge(answer)) {
+      await renewChallenge(photo.status, "turn");
+    }
+    (ok ? nextAction() : photo.button).focus();
+  },
 });
 
-// The sentence to read is the one in the page. A spoken challenge can pass ``prepare`` to
-// fetch and show a fresh sentence before each recording.
+/** A refusal after which the challenge cannot be used again (or was not live). */
+function refusedChallenge(answer) {
+  return answer !== null && (answer.status === 422 || answer.status === 400);
+}
+
+// --- The voice: the digits of the challenge, or the sentence.
+
 const voice = new PhraseStep({
   root: $("#phrases .phrase"),
   devices,
@@ -62,13 +218,48 @@ const voice = new PhraseStep({
   progress: new RecordingProgress($("#recording")),
   flow: FLOW,
   username: usernameForCapture,
-  onResult: (ok) => {
+  prepare: async (step) => {
+    const shown = challenges.current ? challenges.current.digits : null;
+    const challenge = await challenges.forCapture(names.text, "digits");
+    const digits = challenge.digits;
+    step.seconds = digits ? DIGITS_RECORD_SECONDS : RECORD_SECONDS;
+    step.speakNow = digits
+      ? `Recording: say ${digits} now.`
+      : "Recording: read the sentence aloud now.";
+    step.tips = digits ? DIGIT_TIPS : step.tips;
+    if (digits && digits !== shown) {
+      // The digits just changed: let the person read them before the recording starts.
+      showStatus(step.status, "These are new digits: press the button when you are ready.");
+      step.button.focus();
+      return false;
+    }
+    if (digits) challenges.use("digits");
+    return true;
+  },
+  onResult: async (ok, answer) => {
+    if (!ok && challenges.current && challenges.current.digits && refusedChallenge(answer)) {
+      await renewChallenge(voice.status, "digits");
+    }
     markVoiceStep();
     (ok ? nextAction() : voice.button).focus();
   },
 });
 
-/** The voice step's number turns green once the sentence is recorded. */
+// --- The username.
+
+names.input.addEventListener("input", () => {
+  showStatus(names.status, "");
+  names.input.removeAttribute("aria-invalid");
+  if (samplesFor !== null && names.text.toLowerCase() !== samplesFor) {
+    samplesFor = null;
+    resetSamples("You changed the username: take the photo and record your voice again.");
+  }
+});
+
+// The first challenge, shown before the photo; a capture asks again if this fails.
+challenges.renew(names.valid ? names.text : "").catch(() => {});
+
+/** The voice step's number turns green once the recording is accepted. */
 function markVoiceStep() {
   const section = $('[data-step="voice"]');
   if (voice.done) section.dataset.result = "ok";
@@ -77,7 +268,7 @@ function markVoiceStep() {
 
 devices.onReady = () => nextAction().focus();
 
-/** The button for what is left to do: the photo, the sentence, or "Log in". */
+/** The button for what is left to do: the photo, the recording, or "Log in". */
 function nextAction() {
   if (!photo.done) return photo.button;
   if (!voice.done) return voice.button;
@@ -90,12 +281,14 @@ function resetSamples(message) {
   markVoiceStep();
 }
 
+// --- Log in.
+
 async function logIn() {
   const name = names.require();
   if (!name) return;
   const next = nextAction();
   if (next !== logInButton) {
-    const what = next === photo.button ? "Take your photo" : "Record the sentence";
+    const what = next === photo.button ? "Take your photo" : "Record your voice";
     showStatus(logInStatus, `${what} first.`, "error");
     next.focus();
     return;
@@ -117,13 +310,17 @@ async function logIn() {
   if (answer.status !== 0) resetSamples("");
   const tips =
     answer.status === 401
-      ? ["Check the username.", "Take the photo and record the sentence again."]
+      ? ["Check the username.", "Take the photo and record your voice again."]
       : [];
   showProblem(logInStatus, answer.message, tips);
   logInStatus.dataset.outcome = answer.status === 401 ? "refused" : "error";
   logInButton.hidden = true;
   tryAgainButton.hidden = false;
   tryAgainButton.focus();
+  if (answer.status !== 0) {
+    // A new try needs a new challenge: show it now rather than at the next capture.
+    challenges.renew(names.text).catch(() => {});
+  }
 }
 
 logInButton.addEventListener("click", () => activity.run(logIn));

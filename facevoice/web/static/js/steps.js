@@ -6,7 +6,14 @@
 // (a spoken challenge) without changing this module.
 
 import { post } from "./api.js";
-import { Camera, DeviceError, Microphone, mediaProblem, openDevices } from "./capture.js";
+import {
+  Camera,
+  DeviceError,
+  Microphone,
+  mediaProblem,
+  openDevices,
+  stopStream,
+} from "./capture.js";
 import { countdown, flash, LevelMeter, showProblem, showStatus } from "./ui.js";
 
 export const COUNTDOWN_SECONDS = 3;
@@ -35,13 +42,22 @@ function tipsFor(table, status) {
   return table[status] || [];
 }
 
-/** The camera, the microphone and the level meter of a page, turned on by a button. */
+/**
+ * The camera, the microphone and the level meter of a page.
+ *
+ * ``together`` (the sign-up page) opens both devices at once, with one browser prompt, from
+ * the button or from the first step that needs either. Otherwise (the log-in page) each opens
+ * only when a step needs it: the camera for the photo (or from the button, for the preview),
+ * the microphone when a recording starts, so that sound is recorded from the moment it opens.
+ */
 export class Devices {
-  constructor({ box, video, button, status, meter, activity }) {
+  constructor({ box, video, button, status, meter, activity, together = true }) {
     this.box = box;
     this.button = button;
     this.status = status;
     this.activity = activity;
+    this.together = together;
+    this.problem = ""; // why the last attempt to turn a device on failed
     this.meter = new LevelMeter(meter);
     this.camera = new Camera(video);
     this.microphone = new Microphone({ onLevel: (fraction) => this.meter.set(fraction) });
@@ -49,7 +65,7 @@ export class Devices {
     activity.guard(button);
     button.addEventListener("click", () =>
       this.activity.run(async () => {
-        if (await this.turnOn()) this.onReady();
+        if (await (together ? this.turnOn() : this.turnOnCamera())) this.onReady();
       }),
     );
     window.addEventListener("pagehide", () => this.turnOff());
@@ -64,32 +80,66 @@ export class Devices {
   /** Turn both devices on (if needed); true when they work, else the status says why. */
   async turnOn() {
     if (this.on) return true;
-    showStatus(this.status, "Starting the camera and the microphone…", "busy");
+    return this.open({ video: !this.camera.active, audio: !this.microphone.active });
+  }
+
+  /** Turn the camera on (both devices when ``together``); true when it works. */
+  async turnOnCamera() {
+    if (this.together) return this.turnOn();
+    return this.camera.active || this.open({ video: true, audio: false });
+  }
+
+  /** Turn the microphone on (both devices when ``together``); true when it works. */
+  async turnOnMicrophone() {
+    if (this.together) return this.turnOn();
+    return this.microphone.active || this.open({ video: false, audio: true });
+  }
+
+  /**
+   * Open the given devices with one getUserMedia call. Camera problems are shown in the
+   * status line under the preview; a microphone problem alone is left in ``problem`` for
+   * the step that needs it to show.
+   */
+  async open({ video, audio }) {
+    const names = [video && "the camera", audio && "the microphone"].filter(Boolean);
+    const status = video ? this.status : null;
+    if (status) showStatus(status, `Starting ${names.join(" and ")}…`, "busy");
     let stream = null;
     try {
-      stream = await openDevices();
-      await this.camera.start(stream);
-      await this.microphone.start(stream);
+      if (audio) await this.microphone.prepare(); // ready to record before the sound starts
+      stream = await openDevices({ video, audio });
+      if (video) await this.camera.start(stream);
+      if (audio) await this.microphone.start(stream);
     } catch (error) {
-      this.camera.stop();
-      this.microphone.stop();
-      if (stream) stream.getTracks().forEach((track) => track.stop());
-      const message =
+      if (video) this.camera.stop();
+      if (audio) this.microphone.stop();
+      stopStream(stream);
+      this.problem =
         error instanceof DeviceError
           ? error.message
-          : `The camera could not start (${error.message}). Try again.`;
-      showProblem(this.status, message);
-      this.box.dataset.camera = "off";
-      this.button.hidden = false;
+          : `Could not start ${names.join(" and ")} (${error.message}). Try again.`;
+      if (status) {
+        showProblem(status, this.problem);
+        this.showCamera();
+      }
       return false;
     }
+    this.problem = "";
     for (const track of stream.getTracks()) {
       track.addEventListener("ended", () => this.lost());
     }
-    this.box.dataset.camera = "on";
-    this.button.hidden = true;
-    showStatus(this.status, "Camera and microphone are on. Put your face inside the oval.", "ok");
+    if (status) {
+      const on = names.length > 1 ? "Camera and microphone are on" : "The camera is on";
+      showStatus(status, `${on}. Put your face inside the oval.`, "ok");
+      this.showCamera();
+    }
     return true;
+  }
+
+  /** The preview's look and the button follow the camera (and the microphone, together). */
+  showCamera() {
+    this.box.dataset.camera = this.camera.active ? "on" : "off";
+    this.button.hidden = this.together ? this.on : this.camera.active;
   }
 
   /** A device stopped by itself (unplugged, or switched off by the system). */
@@ -98,7 +148,9 @@ export class Devices {
     this.button.hidden = false;
     showProblem(
       this.status,
-      "The camera or the microphone stopped. Check it is connected, then turn them on again.",
+      this.together
+        ? "The camera or the microphone stopped. Check it is connected, then turn them on again."
+        : "The camera or the microphone stopped. Check it is connected, then try again.",
     );
   }
 
@@ -109,8 +161,9 @@ export class Devices {
   }
 }
 
-/** The default photo capture: one still JPEG. */
-export async function takeOnePhoto({ camera, canvas }) {
+/** The default photo capture: one still JPEG, with a flash over the preview. */
+export async function takeOnePhoto({ camera, canvas, box }) {
+  flash(box);
   return { image: camera.takePhoto({ canvas }) };
 }
 
@@ -118,7 +171,11 @@ export async function takeOnePhoto({ camera, canvas }) {
  * The photo step: countdown, capture, POST /take_photo, then the result and a retake.
  *
  * ``username()`` returns the name or null (after saying what is wrong); ``capture`` makes the
- * fields to send from the camera; ``onResult(ok)`` follows each attempt.
+ * fields to send from the camera. ``prepare(step)`` runs before each capture, once the camera
+ * is on, and may return another plan: ``{getReady, capture, checking, done, tips}`` (a
+ * head-turn challenge: what to say during the countdown, a burst instead of one photo, and
+ * what to say after). ``onResult(ok,
+ * answer)`` follows each attempt; the step waits for it (it may fetch a new challenge).
  */
 export class PhotoStep {
   constructor({
@@ -131,10 +188,11 @@ export class PhotoStep {
     flow,
     username,
     capture = takeOnePhoto,
+    prepare = async () => ({}),
     onResult = () => {},
   }) {
     Object.assign(this, { button, status, thumbnail, overlay, devices, activity, flow });
-    Object.assign(this, { username, capture, onResult });
+    Object.assign(this, { username, capture, prepare, onResult });
     this.done = false;
     this.buttonText = button.textContent;
     activity.guard(button);
@@ -144,39 +202,52 @@ export class PhotoStep {
   async take() {
     const username = this.username();
     if (!username) return;
-    if (!(await this.devices.turnOn())) {
+    if (!(await this.devices.turnOnCamera())) {
       showStatus(this.status, `The photo needs the camera: ${SEE_DEVICE_STATUS}`, "error");
       return;
     }
     this.done = false;
+    let plan;
+    try {
+      plan = (await this.prepare(this)) || {};
+    } catch (error) {
+      showProblem(this.status, error.message);
+      await this.finish(false);
+      return;
+    }
     const soon = `Look at the camera: the photo is taken in ${COUNTDOWN_SECONDS} seconds.`;
-    showStatus(this.status, soon, "busy");
+    showStatus(this.status, plan.getReady || soon, "busy");
     await countdown(this.overlay, COUNTDOWN_SECONDS);
     let fields;
     try {
-      flash(this.devices.box);
-      fields = await this.capture({ camera: this.devices.camera, canvas: this.thumbnail });
+      const capture = plan.capture || this.capture;
+      fields = await capture({
+        camera: this.devices.camera,
+        canvas: this.thumbnail,
+        box: this.devices.box,
+        status: this.status,
+      });
     } catch (error) {
       showProblem(this.status, error.message);
-      this.finish(false);
+      await this.finish(false);
       return;
     }
     this.thumbnail.hidden = false;
-    showStatus(this.status, "Checking the photo…", "busy");
+    showStatus(this.status, plan.checking || "Checking the photo…", "busy");
     const answer = await post("/take_photo", { username, flow: this.flow, ...fields });
     if (answer.ok) {
-      showStatus(this.status, "Photo OK: we found your face.", "ok");
+      showStatus(this.status, plan.done || "Photo OK: we found your face.", "ok");
     } else {
-      showProblem(this.status, answer.message, tipsFor(PHOTO_TIPS, answer.status));
+      showProblem(this.status, answer.message, tipsFor(plan.tips || PHOTO_TIPS, answer.status));
     }
-    this.finish(answer.ok, answer);
+    await this.finish(answer.ok, answer);
   }
 
-  finish(ok, answer = null) {
+  async finish(ok, answer = null) {
     this.done = ok;
     this.button.textContent = "Retake photo";
     this.root().dataset.result = ok ? "ok" : "error";
-    this.onResult(ok, answer);
+    await this.onResult(ok, answer);
   }
 
   root() {
@@ -194,11 +265,14 @@ export class PhotoStep {
 }
 
 /**
- * One spoken phrase: show the sentence, record RECORD_SECONDS with a progress bar, POST
+ * One spoken phrase: show the sentence, record ``seconds`` with a progress bar, POST
  * /record_voice, then the result and a retake.
  *
- * ``phrase`` (1-5, or null) is sent so that a retake replaces that phrase at sign-up;
- * ``prepare(step)`` may change the sentence before each recording (a spoken challenge).
+ * ``phrase`` (1-5, or null) is sent so that a retake replaces that phrase at sign-up.
+ * ``prepare(step)`` runs before each recording, before the microphone opens: it may change
+ * what is shown and the step's ``seconds``, ``speakNow`` and ``tips`` (a spoken challenge),
+ * or return false to record nothing this time (after saying why in ``step.status``).
+ * ``onResult(ok, answer)`` follows each attempt; the step waits for it.
  */
 export class PhraseStep {
   constructor({
@@ -219,6 +293,8 @@ export class PhraseStep {
     this.status = root.querySelector(".status");
     this.sentence = root.querySelector(".sentence");
     this.buttonText = this.button.textContent;
+    this.speakNow = "Recording: read the sentence aloud now.";
+    this.tips = VOICE_TIPS;
     this.done = false;
     activity.guard(this.button);
     this.button.addEventListener("click", () => this.activity.run(() => this.record()));
@@ -227,22 +303,26 @@ export class PhraseStep {
   async record() {
     const username = this.username();
     if (!username) return;
-    if (!(await this.devices.turnOn())) {
-      showStatus(this.status, `Recording needs the microphone: ${SEE_DEVICE_STATUS}`, "error");
+    try {
+      if ((await this.prepare(this)) === false) return;
+    } catch (error) {
+      showProblem(this.status, error.message);
+      await this.finish(false);
+      return;
+    }
+    if (!(await this.devices.turnOnMicrophone())) {
+      if (this.devices.together) {
+        showStatus(this.status, `Recording needs the microphone: ${SEE_DEVICE_STATUS}`, "error");
+      } else {
+        showProblem(this.status, this.devices.problem);
+      }
       return;
     }
     this.done = false;
-    try {
-      await this.prepare(this);
-    } catch (error) {
-      showProblem(this.status, error.message);
-      this.finish(false);
-      return;
-    }
     this.root.dataset.recording = "true";
     this.root.insertBefore(this.progress.element, this.status); // the bar under this sentence
     this.button.textContent = "Recording…";
-    showStatus(this.status, "Recording: read the sentence aloud now.", "busy");
+    showStatus(this.status, this.speakNow, "busy");
     this.progress.start(this.seconds);
     let recording;
     try {
@@ -251,7 +331,7 @@ export class PhraseStep {
       });
     } catch (error) {
       showProblem(this.status, error.message);
-      this.finish(false);
+      await this.finish(false);
       return;
     } finally {
       this.progress.stop();
@@ -264,18 +344,18 @@ export class PhraseStep {
     if (answer.ok) {
       showStatus(this.status, "Recording OK: we heard your voice clearly.", "ok");
     } else {
-      const tips = tipsFor(VOICE_TIPS, answer.status);
+      const tips = tipsFor(this.tips, answer.status);
       showProblem(this.status, answer.message, recording.quiet ? [QUIET_TIP, ...tips] : tips);
     }
-    this.finish(answer.ok, answer);
+    await this.finish(answer.ok, answer);
   }
 
-  finish(ok, answer = null) {
+  async finish(ok, answer = null) {
     this.done = ok;
     this.button.textContent =
       this.phrase === null ? "Record again" : `Record phrase ${this.phrase} again`;
     this.root.dataset.result = ok ? "ok" : "error";
-    this.onResult(ok, answer);
+    await this.onResult(ok, answer);
   }
 
   reset(message = "") {

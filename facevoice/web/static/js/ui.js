@@ -184,3 +184,11 @@ export class UsernameField {
     return this.text;
   }
 }
+
+/** Add a paragraph to a status line (after what it says already). */
+export function addNote(element, message) {
+  const note = document.createElement("p");
+  note.className = "note";
+  note.textContent = message;
+  element.append(note);
+}

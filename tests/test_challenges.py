@@ -1,0 +1,255 @@
+"""Issue 5 through HTTP: the spoken and head-turn challenges of a log-in, and the attacks."""
+
+from __future__ import annotations
+
+import functools
+import io
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from facevoice import create_app
+from facevoice.biometrics.audio import wav_bytes
+from facevoice.config import Settings
+from tests import media
+from tests.conftest import Visitor
+
+CHALLENGE = "47192"
+PAUSES = [0.15, 0.1, 0.2, 0.12, 0.18]
+TURN_TO_THE_RIGHT = list(range(96, 160, 8))  # the clip's person turns right and back
+FRONTAL_FRAME = 176
+FIXED = {
+    "voice_challenge": True,
+    "face_challenge": True,
+    "fixed_voice_challenge": CHALLENGE,
+    "fixed_face_turn": "right",
+}
+
+
+def jpeg(rgb: np.ndarray) -> bytes:
+    """An RGB frame as JPEG bytes, as the page sends it."""
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+@functools.cache
+def turn_burst(mirror: bool = False) -> tuple[bytes, ...]:
+    """The clip's person turning to their right and back (mirrored: to their left)."""
+    return tuple(jpeg(f) for f in media.clip_frames(TURN_TO_THE_RIGHT, mirror=mirror))
+
+
+def still_burst() -> list[bytes]:
+    """One frontal frame of the clip, eight times: a photo held to the camera."""
+    return [jpeg(media.clip_frames([FRONTAL_FRAME])[0])] * 8
+
+
+def jackson_reading(digits: str, first_take: int = 30) -> bytes:
+    """FSDD speaker jackson reading digits one after the other, as WAV bytes."""
+    takes = list(range(first_take, first_take + len(digits)))
+    return wav_bytes(media.spoken_digits("jackson", digits, takes, PAUSES[: len(digits)]))
+
+
+def jackson_phrase(index: int) -> bytes:
+    """One of jackson's sign-up phrases: four digits of early takes."""
+    digits = ["1358", "2479", "3816"][index]
+    return wav_bytes(media.digits_phrase("jackson", digits, take=index * 4))
+
+
+class Challenger(Visitor):
+    """A visitor that answers the log-in challenges."""
+
+    def challenge(self) -> dict[str, Any]:
+        """GET /log_in/challenge."""
+        answer = self.client.get("/log_in/challenge", headers={"Accept": "application/json"})
+        assert answer.status_code == 200, answer.json
+        return answer.json
+
+    def turn(self, username: str, frames: list[bytes] | tuple[bytes, ...]):  # type: ignore[no-untyped-def]
+        """POST a head-turn burst."""
+        return self.post(
+            "/take_photo", username=username, flow="log_in", frames=[media.b64(f) for f in frames]
+        )
+
+    def say(self, username: str, audio: bytes):  # type: ignore[no-untyped-def]
+        """POST the log-in recording."""
+        return self.record_voice(username, "log_in", audio)
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Challenges on, with a known challenge (only the testing configuration accepts that)."""
+    return FIXED
+
+
+@pytest.fixture
+def challenger(app) -> Challenger:  # type: ignore[no-untyped-def]
+    """A visitor of the app with challenges on."""
+    return Challenger(app.test_client())
+
+
+@pytest.fixture
+def hamilton(challenger: Challenger) -> str:
+    """The clip's person, signed up with a frontal frame and three phrases of jackson."""
+    assert (
+        challenger.take_photo(
+            "hamilton", "sign_up", jpeg(media.clip_frames([FRONTAL_FRAME])[0])
+        ).status_code
+        == 200
+    )
+    for index in range(3):
+        assert (
+            challenger.record_voice("hamilton", "sign_up", jackson_phrase(index)).status_code == 200
+        )
+    assert challenger.post("/sign_up", username="hamilton").status_code == 201
+    return "hamilton"
+
+
+def test_challenges_are_on_by_default() -> None:
+    defaults = Settings()
+    assert defaults.voice_challenge and defaults.face_challenge
+    assert defaults.challenge_seconds == 120
+
+
+@pytest.mark.parametrize("settings_overrides", [{"voice_challenge": True, "face_challenge": True}])
+def test_challenge_gives_digits_a_side_and_a_lifetime(challenger: Challenger) -> None:
+    answers = [challenger.challenge() for _ in range(6)]
+    for answer in answers:
+        digits = answer["challenge"].split()
+        assert len(digits) == 5 and set(digits) <= set("12345789")
+        assert answer["turn"] in {"left", "right"}
+        assert answer["turn"] in answer["instruction"]
+        assert answer["expires_in"] == 120
+    assert len({a["challenge"] for a in answers}) > 1
+
+
+def test_genuine_log_in_answers_both_challenges(challenger: Challenger, hamilton: str) -> None:
+    assert challenger.challenge()["challenge"] == "4 7 1 9 2"
+    assert challenger.turn(hamilton, turn_burst()).status_code == 200
+    assert challenger.say(hamilton, jackson_reading(CHALLENGE)).status_code == 200
+    answer = challenger.post("/log_in", username=hamilton)
+    assert answer.status_code == 200, answer.json
+    assert challenger.client.get("/protected").status_code == 200
+
+
+def test_log_in_samples_need_a_challenge_first(challenger: Challenger, hamilton: str) -> None:
+    answer = challenger.turn(hamilton, turn_burst())
+    assert answer.status_code == 400
+    assert "challenge" in answer.json["message"]
+    assert challenger.say(hamilton, jackson_reading(CHALLENGE)).status_code == 400
+
+
+def test_single_photo_is_refused_while_the_face_challenge_is_on(
+    challenger: Challenger, hamilton: str
+) -> None:
+    challenger.challenge()
+    answer = challenger.take_photo(hamilton, "log_in", jpeg(media.clip_frames([FRONTAL_FRAME])[0]))
+    assert answer.status_code == 400
+    assert "head turn" in answer.json["message"]
+
+
+def test_still_photo_as_the_burst_is_refused(challenger: Challenger, hamilton: str) -> None:
+    challenger.challenge()
+    answer = challenger.turn(hamilton, still_burst())
+    assert answer.status_code == 422
+    assert "Turn your head" in answer.json["message"]
+
+
+def test_turn_to_the_wrong_side_is_refused(challenger: Challenger, hamilton: str) -> None:
+    challenger.challenge()
+    answer = challenger.turn(hamilton, turn_burst(mirror=True))
+    assert answer.status_code == 422
+
+
+def test_replayed_enrollment_recording_is_refused(challenger: Challenger, hamilton: str) -> None:
+    challenger.challenge()
+    answer = challenger.say(hamilton, jackson_phrase(0))
+    assert answer.status_code == 422
+    assert "did not hear the digits" in answer.json["message"]
+
+
+def test_the_users_voice_saying_other_digits_is_refused(
+    challenger: Challenger, hamilton: str
+) -> None:
+    challenger.challenge()
+    assert challenger.say(hamilton, jackson_reading("85317")).status_code == 422
+
+
+def test_synthetic_voice_saying_the_challenge_does_not_log_in(
+    challenger: Challenger, hamilton: str
+) -> None:
+    challenger.challenge()
+    assert challenger.turn(hamilton, turn_burst()).status_code == 200
+    synthetic = wav_bytes(media.espeak("4 7 1 9 2", "en-us+m3", 140))
+    spoken = challenger.say(hamilton, synthetic)
+    if spoken.status_code == 200:  # the words were heard: the speaker check must refuse it
+        assert challenger.post("/log_in", username=hamilton).status_code == 401
+    else:
+        assert spoken.status_code == 422
+    assert challenger.client.get("/protected").status_code == 302
+
+
+def test_a_challenge_answers_once(challenger: Challenger, hamilton: str) -> None:
+    challenger.challenge()
+    assert challenger.turn(hamilton, still_burst()).status_code == 422
+    assert challenger.turn(hamilton, turn_burst()).status_code == 400
+    challenger.challenge()
+    assert challenger.turn(hamilton, turn_burst()).status_code == 200
+
+
+def test_new_challenge_replaces_the_previous_one(challenger: Challenger, hamilton: str) -> None:
+    challenger.challenge()
+    challenger.challenge()
+    assert challenger.turn(hamilton, turn_burst()).status_code == 200
+    assert challenger.say(hamilton, jackson_reading(CHALLENGE)).status_code == 200
+
+
+@pytest.mark.parametrize("settings_overrides", [{**FIXED, "challenge_seconds": 0}])
+def test_expired_challenge_is_refused(challenger: Challenger, hamilton: str) -> None:
+    challenger.challenge()
+    answer = challenger.say(hamilton, jackson_reading(CHALLENGE))
+    assert answer.status_code == 400
+    assert "expired" in answer.json["message"]
+
+
+def test_unanswered_challenges_count_as_failed_log_ins(
+    challenger: Challenger, hamilton: str
+) -> None:
+    for _ in range(5):
+        challenger.challenge()
+        challenger.turn(hamilton, still_burst())
+    challenger.challenge()
+    challenger.turn(hamilton, turn_burst())
+    challenger.say(hamilton, jackson_reading(CHALLENGE))
+    assert challenger.post("/log_in", username=hamilton).status_code == 429
+
+
+@pytest.mark.parametrize("frames", [["not base64!"] * 8, ["aGVsbG8="] * 3, "aGVsbG8=", [], [1] * 8])
+def test_malformed_bursts_are_4xx(challenger: Challenger, hamilton: str, frames: Any) -> None:
+    challenger.challenge()
+    answer = challenger.post("/take_photo", username=hamilton, flow="log_in", frames=frames)
+    assert 400 <= answer.status_code < 500
+    assert answer.json["ok"] is False
+
+
+def test_another_face_turning_is_refused_at_log_in(challenger: Challenger) -> None:
+    phrases = [jackson_phrase(i) for i in range(3)]
+    assert challenger.sign_up("obama", media.photo("obama.jpg"), phrases).status_code == 201
+    challenger.challenge()
+    assert challenger.turn("obama", turn_burst()).status_code == 200
+    assert challenger.say("obama", jackson_reading(CHALLENGE)).status_code == 200
+    assert challenger.post("/log_in", username="obama").status_code == 401
+
+
+def test_fixed_challenges_are_refused_outside_tests(data_dir, models) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match="tests only"):
+        create_app(
+            {
+                "data_dir": str(data_dir),
+                "models": models,
+                "warm_up": False,
+                "fixed_voice_challenge": CHALLENGE,
+            }
+        )
