@@ -479,3 +479,28 @@ def test_environment_selects_the_database(
     assert not (data_dir / "db" / "facevoice.sqlite3").exists()
     app.extensions["facevoice"].database.dispose()
     assert os.environ["FACEVOICE_DATABASE_URL"] == postgres_url
+
+
+def test_key_rotation_with_keys_in_the_environment(
+    app: Flask,
+    visitor: Visitor,
+    enrolled: str,
+    data_dir: Path,
+    models,  # type: ignore[no-untyped-def]
+) -> None:
+    old = (data_dir / "template.key").read_text().strip()
+    new = "cd" * 32
+    env = {"FACEVOICE_DATA_DIR": str(data_dir), "FACEVOICE_TEMPLATE_KEY": f"{new},{old}"}
+    result = CliRunner().invoke(cli, ["keys", "rotate"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "FACEVOICE_TEMPLATE_KEY to the new key alone" in result.stdout
+    restarted = create_app(
+        {
+            "data_dir": str(data_dir),
+            "models": models,
+            "warm_up": False,
+            "template_key": new,
+            **WITHOUT_CHALLENGES,
+        }
+    )
+    assert right_log_in(Visitor(restarted.test_client()), enrolled).status_code == 200
