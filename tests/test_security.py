@@ -38,6 +38,12 @@ def right_log_in(visitor: Visitor, username: str):  # type: ignore[no-untyped-de
     return visitor.log_in(username, media.photo("obama2.jpg"), media.phrase(media.SPEAKER_A, 3))
 
 
+def restarted(data_dir: Path | str, models: Any, **settings: Any) -> Visitor:
+    """A visitor of a new app on the same data folder, as after a restart."""
+    config = {"data_dir": str(data_dir), "models": models, "warm_up": False}
+    return Visitor(create_app({**config, **WITHOUT_CHALLENGES, **settings}).test_client())
+
+
 def run_cli(data_dir: Path, *args: str) -> Any:
     """Run the facevoice CLI against a data folder."""
     return CliRunner().invoke(cli, list(args), env={"FACEVOICE_DATA_DIR": str(data_dir)})
@@ -138,10 +144,7 @@ def test_lockout_survives_a_restart(app: Flask, visitor: Visitor, enrolled: str,
     for _ in range(5):
         wrong_face_log_in(visitor, enrolled)
     settings = app.extensions["facevoice"].settings
-    restarted = create_app(
-        {"data_dir": settings.data_dir, "models": models, "warm_up": False, **WITHOUT_CHALLENGES}
-    )
-    assert right_log_in(Visitor(restarted.test_client()), enrolled).status_code == 429
+    assert right_log_in(restarted(settings.data_dir, models), enrolled).status_code == 429
 
 
 def test_waiting_out_the_lockout_allows_one_more_try() -> None:
@@ -227,10 +230,7 @@ def test_key_rotation_re_encrypts_every_template(
     assert len((data_dir / "template.key").read_text().split()) == 1
     (after,) = stored_users(app)
     assert after.face_template != before.face_template
-    restarted = create_app(
-        {"data_dir": str(data_dir), "models": models, "warm_up": False, **WITHOUT_CHALLENGES}
-    )
-    assert right_log_in(Visitor(restarted.test_client()), enrolled).status_code == 200
+    assert right_log_in(restarted(data_dir, models), enrolled).status_code == 200
 
 
 def test_pending_samples_are_sealed_too(visitor: Visitor, data_dir: Path) -> None:
@@ -494,13 +494,5 @@ def test_key_rotation_with_keys_in_the_environment(
     result = CliRunner().invoke(cli, ["keys", "rotate"], env=env)
     assert result.exit_code == 0, result.output
     assert "FACEVOICE_TEMPLATE_KEY to the new key alone" in result.stdout
-    restarted = create_app(
-        {
-            "data_dir": str(data_dir),
-            "models": models,
-            "warm_up": False,
-            "template_key": new,
-            **WITHOUT_CHALLENGES,
-        }
-    )
-    assert right_log_in(Visitor(restarted.test_client()), enrolled).status_code == 200
+    visitor_after = restarted(data_dir, models, template_key=new)
+    assert right_log_in(visitor_after, enrolled).status_code == 200
