@@ -44,9 +44,11 @@ def restarted(data_dir: Path | str, models: Any, **settings: Any) -> Visitor:
     return Visitor(create_app({**config, **WITHOUT_CHALLENGES, **settings}).test_client())
 
 
-def run_cli(data_dir: Path, *args: str) -> Any:
-    """Run the facevoice CLI against a data folder."""
-    return CliRunner().invoke(cli, list(args), env={"FACEVOICE_DATA_DIR": str(data_dir)})
+def run_cli(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> Any:
+    """Run the facevoice CLI against a data folder (with more environment if given)."""
+    return CliRunner().invoke(
+        cli, list(args), env={"FACEVOICE_DATA_DIR": str(data_dir), **(env or {})}
+    )
 
 
 # --- 1. Rate limits ---------------------------------------------------------------------
@@ -490,8 +492,7 @@ def test_key_rotation_with_keys_in_the_environment(
 ) -> None:
     old = (data_dir / "template.key").read_text().strip()
     new = "cd" * 32
-    env = {"FACEVOICE_DATA_DIR": str(data_dir), "FACEVOICE_TEMPLATE_KEY": f"{new},{old}"}
-    result = CliRunner().invoke(cli, ["keys", "rotate"], env=env)
+    result = run_cli(data_dir, "keys", "rotate", env={"FACEVOICE_TEMPLATE_KEY": f"{new},{old}"})
     assert result.exit_code == 0, result.output
     assert "FACEVOICE_TEMPLATE_KEY to the new key alone" in result.stdout
     visitor_after = restarted(data_dir, models, template_key=new)

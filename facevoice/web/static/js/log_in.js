@@ -42,15 +42,7 @@ const $ = (selector) => document.querySelector(selector);
 
 const activity = new Activity();
 const names = new UsernameField($("#username"), $("#username-status"));
-const devices = new Devices({
-  box: $("#camera"),
-  video: $("#preview"),
-  button: $("#devices-on"),
-  status: $("#device-status"),
-  meter: $("#level"),
-  activity,
-  together: false,
-});
+const devices = Devices.onPage(activity, { together: false });
 const logInButton = $("#log-in-button");
 const tryAgainButton = $("#try-again");
 const logInStatus = $("#log-in-status");

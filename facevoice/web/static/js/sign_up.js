@@ -11,14 +11,7 @@ const $ = (selector) => document.querySelector(selector);
 
 const activity = new Activity();
 const names = new UsernameField($("#username"), $("#username-status"));
-const devices = new Devices({
-  box: $("#camera"),
-  video: $("#preview"),
-  button: $("#devices-on"),
-  status: $("#device-status"),
-  meter: $("#level"),
-  activity,
-});
+const devices = Devices.onPage(activity);
 const createButton = $("#create-account");
 const createStatus = $("#create-status");
 activity.guard(createButton);

@@ -73,6 +73,20 @@ export class Devices {
     if (problem) showProblem(status, problem);
   }
 
+  /** The devices of a page built with the camera step of _capture.html. */
+  static onPage(activity, { together = true } = {}) {
+    const find = (selector) => document.querySelector(selector);
+    return new Devices({
+      box: find("#camera"),
+      video: find("#preview"),
+      button: find("#devices-on"),
+      status: find("#device-status"),
+      meter: find("#level"),
+      activity,
+      together,
+    });
+  }
+
   get on() {
     return this.camera.active && this.microphone.active;
   }
