@@ -163,7 +163,7 @@ def evaluate_fused(
 ) -> None:
     """Log-ins decided as /log_in decides them: both face and voice must match."""
     overrides = {
-        "face_max_cosine_distance": face_max_distance,
+        "face_max_fused_distance": face_max_distance,
         "voice_min_similarity": voice_min_similarity,
     }
     settings = Settings.from_env(overrides={k: v for k, v in overrides.items() if v is not None})
@@ -183,7 +183,7 @@ def evaluate_fused(
 def _fused_text(result: FusedResult, persons: Path, settings: Settings) -> str:
     lines = [
         f"Fused evaluation: {persons}",
-        f"face accepted when distance <= {settings.face_max_cosine_distance:g}, "
+        f"face accepted when fused distance <= {settings.face_max_fused_distance:g}, "
         f"voice when similarity >= {settings.voice_min_similarity:g}; both must match",
     ]
     for kind in ("genuine", "impostor"):
