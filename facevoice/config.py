@@ -45,7 +45,7 @@ class Settings:
         default=120, metadata={"doc": "`facevoice serve` restarts a worker stuck this long"}
     )
     face_max_fused_distance: float = field(
-        default=1.0,
+        default=1.2,
         metadata={
             "doc": "A face matches when its fused dlib+SFace distance is at most this "
             "(1 = each model at its own reference distance)"
