@@ -146,14 +146,12 @@ def test_photo_moved_scaled_and_tilted_per_frame_is_refused(
     assert NO_TURN in result.reasons
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap (README, Liveness): dlib's 5 landmarks read a photo turned in "
-    "perspective as a turned head",
-)
 def test_photo_turned_in_perspective_is_refused(
     models: Biometrics, obama_template: np.ndarray
 ) -> None:
+    # Since YuNet detects the faces, the landmarks read this photo as a 17° turn (under the
+    # 20° asked for) and find no face at its steepest angles; with dlib's HOG boxes it read
+    # as a turned head. A narrow margin, not a designed defence.
     frames = media.turned_photo_burst("people/obama/obama.jpg", max_degrees=60)
     assert not check(frames, "left", obama_template, models).passed
 
