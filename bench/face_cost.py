@@ -5,9 +5,9 @@
 "dlib alone" rebuilds the pipeline facevoice ran before the second model: dlib's HOG
 detector on a copy 480 px wide (a second, upsampled pass when it finds nothing), the 5-point
 shape predictor and the ResNet descriptor. "dlib + SFace" is ``FaceModel.embed`` as the
-server runs it now: YuNet detection (on a copy ``face_detect_width_px`` wide), the shape predictor, dlib's ResNet and SFace. Both
-start from the decoded RGB photo (decoding is the same for both). Each photo's figure is the
-median CPU time (``time.process_time``, all threads of the process) of ``--repeat`` runs;
+server runs it now: YuNet detection (on a copy ``face_detect_width_px`` wide), the shape
+predictor, dlib's ResNet and SFace. Both start from the decoded RGB photo (decoding is the
+same for both). Each photo's figure is the median CPU time (``time.process_time``, all threads of the process) of ``--repeat`` runs;
 OpenCV runs single-threaded, as in the server.
 """
 
