@@ -7,8 +7,8 @@ detector on a copy 480 px wide (a second, upsampled pass when it finds nothing),
 shape predictor and the ResNet descriptor. "dlib + SFace" is ``FaceModel.embed`` as the
 server runs it now: YuNet detection (on a copy ``face_detect_width_px`` wide), the shape
 predictor, dlib's ResNet and SFace. Both start from the decoded RGB photo (decoding is the
-same for both). Each photo's figure is the median CPU time (``time.process_time``, all threads of the process) of ``--repeat`` runs;
-OpenCV runs single-threaded, as in the server.
+same for both). Each photo's figure is the median CPU time (``time.process_time``, all
+threads of the process) of ``--repeat`` runs; OpenCV runs single-threaded, as in the server.
 """
 
 from __future__ import annotations
