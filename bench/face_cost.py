@@ -68,6 +68,22 @@ class DlibAlone:
         return np.asarray(self.model._encoder.compute_face_descriptor(rgb, shape))
 
 
+def stage_costs(
+    model: FaceModel, old: DlibAlone, rgb: np.ndarray, repeat: int
+) -> dict[str, float]:
+    """Median CPU milliseconds of each stage of both pipelines on one image."""
+    face = model.single_face(rgb)
+    assert face.detection is not None
+    small, _ = scaled_copy(rgb, OLD_DETECT_WIDTH_PX)
+    return {
+        "HOG": cpu_ms(lambda: old.detector(small, 0), repeat),
+        "YuNet": cpu_ms(lambda: model.sface.detect(rgb), repeat),
+        "5-point": cpu_ms(lambda: model._predictor(rgb, face.shape.rect), repeat),
+        "dlib ResNet": cpu_ms(lambda: model.dlib_descriptor(rgb, face), repeat),
+        "SFace": cpu_ms(lambda: model.sface.embed(rgb, face.detection), repeat),
+    }
+
+
 def cpu_ms(work: Callable[[], object], repeat: int) -> float:
     """Median CPU milliseconds of ``repeat`` runs."""
     times = []
@@ -93,7 +109,10 @@ def main() -> None:
     model.warm_up()
     old = DlibAlone(model)
     rows = []
+    stages: dict[str, list[float]] = {}
     for name, rgb in images():
+        for stage, ms in stage_costs(model, old, rgb, args.repeat).items():
+            stages.setdefault(stage, []).append(ms)
         old.embed(rgb)
         before = cpu_ms(lambda rgb=rgb: old.embed(rgb), args.repeat)
         now = cpu_ms(lambda rgb=rgb: model.embed(rgb), args.repeat)
@@ -109,6 +128,10 @@ def main() -> None:
         f"{'mean per image':34s} {'':11s} dlib alone {before_total / len(rows):6.1f} ms   "
         f"dlib+SFace {now_total / len(rows):6.1f} ms   ratio {now_total / before_total:4.2f}"
     )
+    print("stages, mean over the images (HOG: the 480 px copy's scan only):")
+    for stage, values in stages.items():
+        mean, low, high = statistics.fmean(values), min(values), max(values)
+        print(f"  {stage:12s} {mean:6.1f} ms ({low:.1f}-{high:.1f})")
 
 
 if __name__ == "__main__":

@@ -88,7 +88,11 @@ class SFaceModel:
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         """Every face of an RGB image scoring at least MIN_SCORE, best first."""
-        small, scale = scaled_copy(rgb, self.detect_width_px)
+        # The copy fits a square of the detect width: a portrait photo is not scanned at
+        # twice the pixels of a landscape one (YuNet finds faces down to about 10 px).
+        height, width = rgb.shape[:2]
+        fitted = min(self.detect_width_px, max(1, round(width * self.detect_width_px / height)))
+        small, scale = scaled_copy(rgb, fitted)
         bgr = np.ascontiguousarray(small[:, :, ::-1])
         with self._lock:
             self._detector.setInputSize((bgr.shape[1], bgr.shape[0]))
@@ -112,9 +116,19 @@ class SFaceModel:
 
     def embed(self, rgb: np.ndarray, face: Detection) -> np.ndarray:
         """The L2-normalised 128-d SFace descriptor of a detected face."""
-        bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+        # Only the face's surroundings are converted to BGR: a 10-megapixel photo costs no more.
+        left, top, right, bottom = face.box
+        margin = max(right - left, bottom - top)
+        x0, y0 = max(0, int(left - margin)), max(0, int(top - margin))
+        region = rgb[y0 : int(bottom + margin) + 1, x0 : int(right + margin) + 1]
+        bgr = np.ascontiguousarray(region[:, :, ::-1])
+        shifted = Detection(
+            (left - x0, top - y0, right - x0, bottom - y0),
+            face.score,
+            face.landmarks - np.array([x0, y0], dtype=np.float32),
+        )
         with self._lock:
-            aligned = self._recogniser.alignCrop(bgr, face.row())
+            aligned = self._recogniser.alignCrop(bgr, shifted.row())
             vector = self._recogniser.feature(aligned)
         return normalise(np.asarray(vector).reshape(-1))
 
