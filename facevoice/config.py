@@ -85,7 +85,7 @@ class Settings:
         default=40_000_000, metadata={"doc": "Largest photo accepted, in pixels (413 beyond)"}
     )
     face_detect_width_px: int = field(
-        default=480, metadata={"doc": "Width of the copy the face detector scans"}
+        default=480, metadata={"doc": "The face detector scans a copy fitting a square this wide"}
     )
     min_speech_seconds: float = field(
         default=1.0, metadata={"doc": "Least speech a recording must hold after trimming silence"}
