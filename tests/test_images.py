@@ -51,7 +51,7 @@ def test_text_is_not_a_picture() -> None:
 
 
 def test_gif_is_not_accepted() -> None:
-    with pytest.raises(UnsupportedMedia, match="GIF"):
+    with pytest.raises(UnsupportedMedia, match="JPEG or PNG"):
         load_image(encoded(Image.new("RGB", (20, 20)), "GIF"), CAP)
 
 
