@@ -1,7 +1,7 @@
 """Sign-up and log-in, independent of the web: samples in, decisions out.
 
-Data flows one way: an uploaded sample is written to its attempt folder, decoded, embedded
-and deleted; the embeddings wait in the attempt until sign-up stores them as the user's
+Data flows one way: an uploaded sample is decoded in memory (never written to disk) and
+embedded; the embeddings wait in the attempt until sign-up stores them as the user's
 templates, or log-in compares them with the templates.
 """
 
@@ -14,11 +14,12 @@ import numpy as np
 
 from facevoice.biometrics.audio import load_speech
 from facevoice.biometrics.face import FaceMatch, create_embedding, verify_face
-from facevoice.biometrics.images import load_image
+from facevoice.biometrics.images import image_size, load_image
 from facevoice.biometrics.liveness import (
     FaceChallenge,
     HeadTurnRules,
     burst_matches,
+    check_burst_size,
     check_frame_count,
     judge_motion,
     read_frame,
@@ -36,7 +37,7 @@ from facevoice.errors import (
     MissingSample,
     UsernameTaken,
 )
-from facevoice.storage.attempts import Attempt, sample_file, username_key
+from facevoice.storage.attempts import Attempt, username_key
 from facevoice.storage.database import (
     Database,
     User,
@@ -87,9 +88,9 @@ class Accounts:
         )
 
     def take_photo(self, attempt: Attempt, image: bytes) -> None:
-        """Embed the single face of a photo into the attempt; the photo never outlives this."""
-        with sample_file(attempt.photo_path, image) as path:
-            embedding = create_embedding(path, self.models.face, self.settings.max_image_pixels)
+        """Embed the single face of a photo into the attempt; the photo is decoded in memory
+        and never outlives this call."""
+        embedding = create_embedding(image, self.models.face, self.settings.max_image_pixels)
         attempt.save_face(embedding)
 
     def take_burst(
@@ -97,18 +98,26 @@ class Accounts:
     ) -> None:
         """Check a head-turn burst (without the template) and keep its faces in the attempt.
 
-        Each frame passes through the attempt folder like a photo. The most frontal face
-        becomes the attempt's face; the others are kept to check at log-in that every frame
-        shows the same person. ``LivenessFailed`` (422) with advice when the burst does not
-        show the requested turn; it counts as a failed log-in.
+        Every frame's format and size are checked from its header before any frame is
+        decoded (``TooLarge``, 413, for a frame over ``max_frame_width_px`` ×
+        ``max_frame_height_px`` or a burst over ``max_burst_pixels``; not a failed log-in).
+        The frames are decoded in memory, like a photo. The most frontal face becomes the
+        attempt's face; the others are kept to check at log-in that every frame shows the
+        same person. ``LivenessFailed`` (422) with advice when the burst does not show the
+        requested turn; it counts as a failed log-in.
         """
+        settings = self.settings
         check_frame_count(len(frames), self.turn_rules)
-        read = []
-        for frame in frames:
-            with sample_file(attempt.photo_path, frame) as path:
-                read.append(
-                    read_frame(load_image(path, self.settings.max_image_pixels), self.models.face)
-                )
+        check_burst_size(
+            [image_size(frame, settings.max_image_pixels) for frame in frames],
+            settings.max_frame_width_px,
+            settings.max_frame_height_px,
+            settings.max_burst_pixels,
+        )
+        read = [
+            read_frame(load_image(frame, settings.max_image_pixels), self.models.face)
+            for frame in frames
+        ]
         embeddings = [embedding for _, embedding in read]
         motion = judge_motion([reading for reading, _ in read], challenge, self.turn_rules)
         if not motion.passed or motion.best_frame is None:
@@ -135,14 +144,11 @@ class Accounts:
         the speaker is embedded from); ``LivenessFailed`` (422) otherwise, counted as a failed
         log-in.
 
-        The upload waits as ``reference.wav`` (sign-up) or ``sample.wav`` (log-in) only while
-        it is decoded to 16 kHz mono.
+        The recording is decoded to 16 kHz mono in memory: no raw audio is written to disk.
         """
-        with sample_file(attempt.recording_path, audio) as path, path.open("rb") as recording:
-            # An open file, not a path: FFmpeg then probes the content, not the name.
-            speech = load_speech(
-                recording, self.settings.max_audio_seconds, self.settings.min_speech_seconds
-            )
+        speech = load_speech(
+            audio, self.settings.max_audio_seconds, self.settings.min_speech_seconds
+        )
         if (
             challenge is not None
             and not check_challenge(speech, challenge, self.models.speech).passed

@@ -73,6 +73,21 @@ class Settings:
     max_image_pixels: int = field(
         default=40_000_000, metadata={"doc": "Largest photo accepted, in pixels (413 beyond)"}
     )
+    max_frame_width_px: int = field(
+        default=1920,
+        metadata={"doc": "Widest head-turn frame accepted, in pixels, either way up (413 beyond)"},
+    )
+    max_frame_height_px: int = field(
+        default=1080,
+        metadata={"doc": "Tallest head-turn frame accepted, in pixels, either way up (413 beyond)"},
+    )
+    max_burst_pixels: int = field(
+        default=24_000_000,
+        metadata={"doc": "Most pixels of all frames of one head-turn burst together (413 beyond)"},
+    )
+    max_json_depth: int = field(
+        default=16, metadata={"doc": "Deepest nesting of arrays and objects in a JSON body (400)"}
+    )
     face_detect_width_px: int = field(
         default=480, metadata={"doc": "Width of the copy the face detector scans"}
     )
