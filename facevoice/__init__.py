@@ -19,7 +19,7 @@ from facevoice.config import Settings
 from facevoice.storage.attempts import AttemptStore, attempt_blobs
 from facevoice.storage.challenges import ChallengeStore
 from facevoice.storage.database import Database
-from facevoice.storage.folders import make_dirs, sweep_expired
+from facevoice.storage.folders import make_dirs, sweep_expired, sweep_stray_files
 from facevoice.storage.templates import load_cipher
 from facevoice.web import init_web
 from facevoice.web.security import init_security
@@ -86,7 +86,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     csrf.init_app(app)
     init_web(app)
-    _sweep_attempts_periodically(app, attempts)
+    _sweep_attempts_periodically(app, attempts, settings)
     return app
 
 
@@ -101,9 +101,15 @@ def _secret_from_file(path: Path) -> str:
     return path.read_text().strip()
 
 
-def _sweep_attempts_periodically(app: Flask, attempts: AttemptStore) -> None:
-    """Delete expired attempts now, and again at most once a minute as requests come."""
-    sweep_expired(attempts.tmp_dir, attempts.timeout_seconds)
+def _sweep_attempts_periodically(app: Flask, attempts: AttemptStore, settings: Settings) -> None:
+    """Delete expired attempts, and files that requests killed mid-way left behind, now and
+    again at most once a minute as requests come."""
+
+    def sweep_tmp() -> None:
+        sweep_expired(attempts.tmp_dir, attempts.timeout_seconds)
+        sweep_stray_files(attempts.tmp_dir, settings.request_timeout_seconds)
+
+    sweep_tmp()
     last_sweep = time.monotonic()
 
     @app.before_request
@@ -111,4 +117,4 @@ def _sweep_attempts_periodically(app: Flask, attempts: AttemptStore) -> None:
         nonlocal last_sweep
         if time.monotonic() - last_sweep > SWEEP_INTERVAL_SECONDS:
             last_sweep = time.monotonic()
-            sweep_expired(attempts.tmp_dir, attempts.timeout_seconds)
+            sweep_tmp()
