@@ -4,23 +4,67 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 from flask import Response, jsonify, request
 
 from facevoice.errors import BadInput
 from facevoice.storage.attempts import FLOWS
+from facevoice.web.services import services
 
 USERNAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{2,31}")
 DATA_URL_PREFIX = re.compile(r"data:[\w.+/-]*(;[\w.+=-]+)*;base64,", re.ASCII)
+JSON_ESCAPE = re.compile(r"\\.", re.DOTALL)
+NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+PARSED_JSON = "facevoice.json_body"  # where ``json_body`` keeps its result: the WSGI environ
+
+
+def json_depth(body: bytes) -> int:
+    """How deeply arrays and objects nest in a JSON text, counted without parsing it.
+
+    Brackets inside strings do not count. For invalid JSON the count may be off past the
+    first error, where a parser stops anyway.
+    """
+    try:
+        text = body.decode(json.detect_encoding(body), "surrogatepass")
+    except (UnicodeDecodeError, LookupError):
+        return 0  # json.loads cannot decode it either: it fails without nesting
+    # Drop escaped characters, then every other piece between quotes is inside a string.
+    outside = "".join(JSON_ESCAPE.sub("", text).split('"')[::2])
+    brackets = np.frombuffer(NOT_A_BRACKET.sub("", outside).encode("ascii"), dtype=np.uint8)
+    if brackets.size == 0:
+        return 0
+    steps = np.where((brackets == ord("[")) | (brackets == ord("{")), 1, -1)
+    return int(np.cumsum(steps).max())
+
+
+def json_body(max_depth: int) -> Any:
+    """The request's JSON body parsed once (None when it is not valid JSON).
+
+    Raises ``BadInput`` for a body nested deeper than ``max_depth``, before parsing it:
+    a parser would recurse once per level. Every reader of the body goes through this.
+    """
+    if PARSED_JSON not in request.environ:
+        if json_depth(request.get_data(cache=True)) > max_depth:
+            raise BadInput(f"The JSON body nests deeper than {max_depth} levels.")
+        request.environ[PARSED_JSON] = request.get_json(silent=True)
+    return request.environ[PARSED_JSON]
+
+
+def check_json_body() -> None:
+    """Before any view: refuse a JSON body nested too deeply (400), whatever route it is for."""
+    if request.is_json:
+        json_body(services().settings.max_json_depth)
 
 
 def read_fields() -> Mapping[str, Any]:
     """The request's fields: a JSON object, or form fields of the same names."""
     if request.is_json:
-        data = request.get_json(silent=True)
+        data = json_body(services().settings.max_json_depth)
         if not isinstance(data, dict):
             raise BadInput("The request body must be a JSON object.")
         return data

@@ -13,8 +13,9 @@ from flask_login import logout_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from facevoice.config import Settings
+from facevoice.errors import BadInput
 from facevoice.storage.attempts import username_key
-from facevoice.web.requests import answer, client_ip, is_valid_username
+from facevoice.web.requests import answer, check_json_body, client_ip, is_valid_username, json_body
 from facevoice.web.services import services
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -65,6 +66,8 @@ def init_security(app: Flask, settings: Settings) -> None:
     limiter.init_app(app)
     app.register_error_handler(RateLimitExceeded, too_many_requests)
     app.before_request(enforce_session_lifetime)
+    # One guarded parse of a JSON body for every route, before the views and their limiters.
+    app.before_request(check_json_body)
     app.after_request(add_security_headers)
 
 
@@ -82,7 +85,10 @@ def request_username() -> str | None:
     if request.method == "GET":
         value: Any = request.args.get("username")
     elif request.is_json:
-        body = request.get_json(silent=True)
+        try:
+            body = json_body(services().settings.max_json_depth)
+        except BadInput:
+            body = None  # too deeply nested: the view refuses it; limit by address only
         value = body.get("username") if isinstance(body, dict) else None
     else:
         value = request.form.get("username")
