@@ -106,6 +106,7 @@ def test_other_formats_are_refused_before_pillow_reads_them(fmt: str, pillow_ope
         (encoded(Image.new("RGB", (32, 32)), "PNG"), "PNG"),
         (encoded(Image.new("RGB", (32, 32)), "WEBP"), "WEBP"),
     ],
+    ids=["JPEG", "PNG", "WEBP"],
 )
 def test_only_the_plugin_of_the_magic_bytes_reads_a_picture(
     picture: bytes, fmt: str, pillow_opens
