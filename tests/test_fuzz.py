@@ -25,6 +25,7 @@ from facevoice import create_app
 from facevoice.biometrics import audio, images
 from facevoice.biometrics.audio import SAMPLE_RATE, sniff_audio_format, wav_bytes
 from facevoice.biometrics.images import sniff_image_format
+from facevoice.web.requests import json_depth
 from tests import media
 from tests.conftest import WITHOUT_CHALLENGES, Visitor
 
@@ -350,3 +351,27 @@ def test_after_the_run_the_registered_user_still_logs_in(fuzz_env) -> None:  # t
     visitor: Visitor = fuzz_env["visitor"]
     answer = visitor.log_in("obama", media.photo("obama2.jpg"), media.phrase(media.SPEAKER_A, 3))
     assert answer.status_code == 200, answer.json
+
+
+def nesting(value: Any) -> int:
+    """How deeply arrays and objects nest in a JSON value."""
+    if isinstance(value, list):
+        return 1 + max((nesting(v) for v in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((nesting(v) for v in value.values()), default=0)
+    return 0
+
+
+json_texts = st.text(st.sampled_from('ab[]{}"\\/:,\n é'), max_size=8)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | json_texts,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(json_texts, inner, max_size=3),
+    max_leaves=30,
+)
+
+
+@settings(FUZZ, max_examples=500)
+@given(value=json_values, encoding=st.sampled_from(["utf-8", "utf-16", "utf-32"]))
+def test_json_depth_counts_what_a_parser_nests(value: Any, encoding: str) -> None:
+    text = json.dumps(value, ensure_ascii=False)
+    assert json_depth(text.encode(encoding)) == nesting(value)
