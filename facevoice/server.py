@@ -109,6 +109,8 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "errorlog": "-",
         # gunicorn believes X-Forwarded-Proto from the same proxies the app trusts, only.
         "forwarded_allow_ips": _trusted_proxy_list(settings),
+        # No ~/.gunicorn/gunicorn.ctl: nothing uses it, and it could change the worker count.
+        "control_socket_disable": True,
     }
 
 
