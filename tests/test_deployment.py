@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from flask import Flask, request
 from flask.testing import FlaskClient
 
+from facevoice import create_app
 from facevoice.cli import main as cli
 from facevoice.config import Settings
 from facevoice.server import FacevoiceServer, gunicorn_options, startup_notes, worker_count
@@ -176,6 +177,19 @@ def test_a_direct_client_cannot_escape_rate_limits_by_rotating_forwarded_for(
     assert codes == [400] * 4 + [429]
 
 
+@pytest.mark.parametrize("settings_overrides", [{"proxy_hops": 1}])
+def test_forwarded_headers_from_an_untrusted_peer_are_logged_once(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = echo_request(app)
+    for i in range(3):
+        client.get(
+            "/echo", headers={"X-Forwarded-For": f"203.0.113.{i}"}, environ_base=DIRECT_CLIENT
+        )
+    warnings = [r for r in caplog.records if "FACEVOICE_TRUSTED_PROXIES" in r.getMessage()]
+    assert len(warnings) == 1
+
+
 def test_slash_merging_redirect_stays_on_this_site(client: FlaskClient) -> None:
     answer = client.get("/static//favicon.svg", headers={"Host": "evil.example"})
     assert answer.status_code in (301, 308)
@@ -192,6 +206,18 @@ def test_every_request_is_served_as_the_configured_server_name(app: Flask) -> No
 def test_without_a_server_name_the_issuer_gives_the_host(app: Flask) -> None:
     seen = echo_request(app).get("/echo", headers={"Host": "evil.example"}).json
     assert seen["host"] == "id.example.org"
+
+
+def test_a_url_as_server_name_is_refused(data_dir: Path, models) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match="not a URL"):
+        create_app(
+            {
+                "data_dir": str(data_dir),
+                "models": models,
+                "warm_up": False,
+                "server_name": "https://login.example.org",
+            }
+        )
 
 
 # --- Headers ---------------------------------------------------------------------------------

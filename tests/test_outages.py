@@ -153,10 +153,13 @@ def test_frozen_redis_answers_503_within_the_timeout(
 ) -> None:
     visitor = visitor_with_an_attempt(redis_app)  # connections to Redis now open
     redis_up.freeze()
-    answer, seconds = timed(lambda: call(visitor, "sign_up"))
-    redis_up.thaw()
+    try:
+        answer, seconds = timed(lambda: call(visitor, "sign_up"))
+    finally:
+        redis_up.thaw()
     assert_unavailable(answer)
     assert seconds < DID_NOT_HANG_SECONDS
+    assert call(visitor, "sign_up").status_code == 400  # Redis answers again: the voice is missing
 
 
 def test_redis_coming_back_is_used_without_a_restart(
@@ -242,6 +245,7 @@ def test_frozen_postgresql_answers_503_within_the_timeout(
         postgres_up.thaw()
     assert_unavailable(answer)
     assert seconds < DID_NOT_HANG_SECONDS
+    wait_until(lambda: name_check(postgres_app).status_code == 200, 20, "PostgreSQL used again")
 
 
 def test_postgresql_coming_back_is_used_without_a_restart(

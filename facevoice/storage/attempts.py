@@ -120,6 +120,11 @@ class FolderBlobs:
         remove_folder(get_upload_folder(self.tmp_dir, attempt_id, create=False))
 
 
+def is_redis_url(url: str) -> bool:
+    """Whether a storage URL names a Redis server (TCP, TLS or a Unix socket)."""
+    return url.startswith(("redis://", "rediss://", "unix://"))
+
+
 def redis_options(timeout_seconds: float) -> dict[str, Any]:
     """Redis client options that bound every call by ``timeout_seconds``.
 
@@ -352,7 +357,7 @@ def attempt_blobs(
     Attempts expire ``timeout_seconds`` after last use; one Redis call waits at most
     ``call_timeout_seconds``.
     """
-    if url.startswith(("redis://", "rediss://", "unix://")):
+    if is_redis_url(url):
         return RedisBlobs(url, timeout_seconds, call_timeout_seconds)
     if url:
         raise ValueError(f"unsupported attempt store {url!r}: use redis://host:port/db")

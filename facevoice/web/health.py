@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from facevoice.errors import short_reason
-from facevoice.storage.attempts import redis_options
+from facevoice.storage.attempts import is_redis_url, redis_options
 from facevoice.web.services import services
 
 bp = Blueprint("health", __name__)
@@ -75,7 +75,7 @@ def _database_check() -> dict[str, Any]:
 def _redis_urls() -> dict[str, str]:
     settings = services().settings
     urls = {"ratelimit": settings.ratelimit_storage, "attempts": settings.attempt_store_url}
-    return {name: url for name, url in urls.items() if url.startswith(("redis", "unix"))}
+    return {name: url for name, url in urls.items() if is_redis_url(url)}
 
 
 def _redis_check(url: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -15,8 +16,8 @@ from flask_login import logout_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import RequestRedirect
 
-from facevoice.config import MEMORY_STORAGE, Settings
-from facevoice.storage.attempts import redis_options, username_key
+from facevoice.config import Settings
+from facevoice.storage.attempts import is_redis_url, redis_options, username_key
 from facevoice.web.requests import answer, client_ip, is_valid_username
 from facevoice.web.services import services
 
@@ -40,6 +41,8 @@ CONTENT_SECURITY_POLICY = "; ".join(
 PERMISSIONS_POLICY = (
     "camera=(self), microphone=(self), geolocation=(), payment=(), usb=(), display-capture=()"
 )
+log = logging.getLogger(__name__)
+
 HSTS = "max-age=31536000"
 LOGIN_AT, SEEN_AT = "login_at", "seen_at"
 CSRF_FIELD = "csrf_token"  # where Flask-WTF keeps its secret in the session
@@ -63,7 +66,7 @@ def init_security(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_NAME="__Host-session" if settings.https else "session",
         PREFERRED_URL_SCHEME="https" if settings.https else "http",
     )
-    if not settings.ratelimit_storage.startswith(MEMORY_STORAGE):
+    if is_redis_url(settings.ratelimit_storage):
         app.config["RATELIMIT_STORAGE_OPTIONS"] = redis_options(settings.redis_timeout_seconds)
     if settings.proxy_hops:
         app.wsgi_app = TrustedProxyFix(  # type: ignore[method-assign]
@@ -100,12 +103,23 @@ class TrustedProxyFix:
     ) -> None:
         self.app = app
         self.trusted = trusted
+        self.warned = False
         self.fixed = ProxyFix(app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Any:
         """Apply the forwarded headers when the peer is a trusted proxy."""
-        if self.is_trusted(environ.get("REMOTE_ADDR", "")):
+        peer = environ.get("REMOTE_ADDR", "")
+        if self.is_trusted(peer):
             return self.fixed(environ, start_response)
+        if "HTTP_X_FORWARDED_FOR" in environ and not self.warned:
+            # Once per process: a proxy missing from the list would make every client
+            # share its address (and its rate limits).
+            self.warned = True
+            log.warning(
+                "ignoring X-Forwarded-For from %s: not in FACEVOICE_TRUSTED_PROXIES (add it "
+                "if it is your reverse proxy)",
+                peer,
+            )
         return self.app(environ, start_response)
 
     def is_trusted(self, address: str) -> bool:
@@ -124,6 +138,8 @@ class FixedHost:
     """
 
     def __init__(self, app: WSGIApplication, host: str) -> None:
+        if not host or any(char in host for char in "/@ "):
+            raise ValueError(f"FACEVOICE_SERVER_NAME={host!r}: give a host[:port], not a URL")
         self.app = app
         self.host = host
 
