@@ -193,8 +193,8 @@ class Database:
         # ends the rest (a frozen server, a lost network) without hanging the worker.
         timeout = self.timeout_seconds
         cparams.setdefault("connect_timeout", max(1, round(timeout)))
-        statement_ms = int(timeout * 1000)
-        cparams["options"] = f"{cparams.get('options', '')} -c statement_timeout={statement_ms}"
+        statement_timeout = f"-c statement_timeout={int(timeout * 1000)}"
+        cparams["options"] = " ".join(filter(None, [cparams.get("options"), statement_timeout]))
         connection = BoundedConnection.connect(*cargs, **cparams)
         connection.wait_seconds = timeout + CLIENT_GRACE_SECONDS
         return connection
