@@ -125,8 +125,8 @@ class ServiceUnavailable(FacevoiceError):
     retry_after_seconds = 5
 
 
-class ConfigurationError(Exception):
-    """Settings that would run the site unsafely; the message says what to change."""
+class ConfigurationError(ValueError):
+    """Settings that are invalid or would run the site unsafely; the message says what to do."""
 
 
 def short_reason(error: BaseException) -> str:

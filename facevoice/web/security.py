@@ -17,6 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import RequestRedirect
 
 from facevoice.config import Settings
+from facevoice.errors import ConfigurationError
 from facevoice.storage.attempts import is_redis_url, redis_options, username_key
 from facevoice.web.requests import answer, client_ip, is_valid_username
 from facevoice.web.services import services
@@ -87,7 +88,7 @@ def trusted_networks(addresses: str) -> list[IPv4Network | IPv6Network]:
         parts = [part.strip() for part in addresses.split(",")]
         return [ip_network(part, strict=False) for part in parts if part]
     except ValueError as error:
-        raise ValueError(f"FACEVOICE_TRUSTED_PROXIES: {error}") from None
+        raise ConfigurationError(f"FACEVOICE_TRUSTED_PROXIES: {error}") from None
 
 
 class TrustedProxyFix:
@@ -139,7 +140,9 @@ class FixedHost:
 
     def __init__(self, app: WSGIApplication, host: str) -> None:
         if not host or any(char in host for char in "/@ "):
-            raise ValueError(f"FACEVOICE_SERVER_NAME={host!r}: give a host[:port], not a URL")
+            raise ConfigurationError(
+                f"FACEVOICE_SERVER_NAME={host!r}: give a host[:port], not a URL"
+            )
         self.app = app
         self.host = host
 
