@@ -7,18 +7,21 @@ exactly one more.
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from flask import Flask
 from sqlalchemy import create_engine, select, text
 
 from facevoice.storage.database import AuditEvent, Database
+from facevoice.storage.lockout import LockoutPolicy, lockout_state, reserve_attempt
 from tests import media
 from tests.conftest import Visitor
 from tests.servers import HttpVisitor, ServerProcess
@@ -46,6 +49,65 @@ def all_at_once(calls: list[Callable[[], int]]) -> list[int]:
 
     with ThreadPoolExecutor(len(calls)) as pool:
         return list(pool.map(run, calls))
+
+
+POLICY = LockoutPolicy(wait_after=ALLOWED, wait_seconds=30, disable_after=50)
+START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A database file shared by threads: SQLite, and PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'users.sqlite3'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    database = Database(url)
+    database.upgrade()
+    yield database
+    database.dispose()
+
+
+def reserved_in_parallel(database: Database, now: dt.datetime) -> int:
+    """How many of PARALLEL simultaneous reservations of one name were allowed."""
+    states = all_at_once(
+        [lambda: int(reserve_attempt(database, "alice", POLICY, now).allowed)] * PARALLEL
+    )
+    return sum(states)
+
+
+def test_parallel_reservations_allow_exactly_the_allowed_number(database: Database) -> None:
+    assert reserved_in_parallel(database, START) == ALLOWED
+    assert lockout_state(database, "alice", POLICY, START).consecutive_failures == ALLOWED
+
+
+def test_after_the_wait_exactly_one_parallel_reservation_is_allowed(database: Database) -> None:
+    reserved_in_parallel(database, START)
+    assert reserved_in_parallel(database, START + dt.timedelta(seconds=31)) == 1
+
+
+def test_refused_reservation_says_how_long_to_wait(database: Database) -> None:
+    for _ in range(ALLOWED):
+        reserve_attempt(database, "alice", POLICY, START)
+    state = reserve_attempt(database, "Alice", POLICY, START + dt.timedelta(seconds=10))
+    assert not state.allowed and state.retry_after_seconds == 20
+
+
+def test_reservations_reaching_the_limit_disable_the_name(database: Database) -> None:
+    policy = LockoutPolicy(wait_after=5, wait_seconds=0, disable_after=3)
+    assert [reserve_attempt(database, "alice", policy).allowed for _ in range(4)] == [
+        True,
+        True,
+        True,
+        False,
+    ]
+    assert lockout_state(database, "alice", policy).disabled
+
+
+def test_a_log_in_without_samples_is_not_counted(app: Flask, visitor: Visitor) -> None:
+    assert visitor.post("/log_in", username="alice").status_code == 400
+    database = app.extensions["facevoice"].database
+    assert lockout_state(database, "alice", POLICY).consecutive_failures == 0
 
 
 def test_parallel_wrong_log_ins_on_sqlite_evaluate_at_most_the_allowed_number(
