@@ -12,9 +12,17 @@ import sqlalchemy as sa
 from alembic import command
 
 from facevoice.errors import UsernameTaken
+from facevoice.storage import database as database_module
 from facevoice.storage.attempts import LOG_IN, SIGN_UP, AttemptStore
-from facevoice.storage.database import Database, alembic_config, create_user, get_user
+from facevoice.storage.database import (
+    MIGRATIONS,
+    Database,
+    alembic_config,
+    create_user,
+    get_user,
+)
 from facevoice.storage.folders import get_upload_folder, make_dirs, sweep_expired
+from facevoice.storage.sessions import open_login_session, session_user
 from facevoice.storage.templates import TemplateCipher, parse_key
 
 CIPHER = TemplateCipher(parse_key("11" * 32))
@@ -184,3 +192,50 @@ def test_public_ids_are_unique(tmp_path: Path) -> None:
             ),
             {"id": first.public_id},
         )
+
+
+LATER_MIGRATION = """
+import sqlalchemy as sa
+from alembic import op
+
+revision = "9999"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table("users", recreate="always") as batch:
+        batch.add_column(sa.Column("nickname", sa.String(32), nullable=True))
+
+
+def downgrade():
+    pass
+"""
+
+
+def test_a_later_migration_rebuilding_users_keeps_login_sessions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'users.sqlite3'}"
+    database = Database(url)
+    database.upgrade()
+    user = create_user(database, "alice", b"face", b"voice")
+    token = open_login_session(database, user, 3600)
+    later = tmp_path / "later"
+    later.mkdir()
+    (later / "9999_later.py").write_text(LATER_MIGRATION)
+
+    def with_later_migration(url: str):  # type: ignore[no-untyped-def]
+        config = alembic_config(url)
+        config.set_main_option("path_separator", "os")
+        config.set_main_option(
+            "version_locations", os.pathsep.join([str(MIGRATIONS / "versions"), str(later)])
+        )
+        return config
+
+    monkeypatch.setattr(database_module, "alembic_config", with_later_migration)
+    Database(url).upgrade()
+    assert session_user(database, user.public_id, token, 3600) is not None
+    with database.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1

@@ -17,6 +17,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
     Boolean,
+    Connection,
     DateTime,
     Float,
     ForeignKey,
@@ -143,12 +144,24 @@ class Database:
         Several workers or machines may start at once: a lock lets one migrate at a time
         (an advisory lock on PostgreSQL, a file lock beside a SQLite file).
         """
-        with self._migration_lock(), self.engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
-            config = alembic_config(self.url)
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        with self._migration_lock(), self.engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:
+                # Batch migrations rebuild a SQLite table by copy, drop and rename: enforced
+                # foreign keys would make dropping ``users`` delete every login session.
+                _sqlite_foreign_keys(connection, on=False)
+            try:
+                with connection.begin():
+                    if connection.dialect.name == "postgresql":
+                        connection.execute(
+                            text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY}
+                        )
+                    config = alembic_config(self.url)
+                    config.attributes["connection"] = connection
+                    command.upgrade(config, "head")
+            finally:
+                if sqlite:
+                    _sqlite_foreign_keys(connection, on=True)
 
     @contextmanager
     def _migration_lock(self) -> Iterator[None]:
@@ -174,6 +187,12 @@ def alembic_config(url: str) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
+
+
+def _sqlite_foreign_keys(connection: Connection, on: bool) -> None:
+    # The pragma is a no-op inside a transaction, so it gets one of its own.
+    connection.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    connection.commit()
 
 
 def _tune_sqlite(connection, _record) -> None:  # type: ignore[no-untyped-def]
