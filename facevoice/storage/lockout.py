@@ -74,7 +74,9 @@ def reserve_attempt(
     state = lockout_state(database, username, policy, now)
     if state.allowed:
         # The wait ended between the two statements: this try still was not counted.
-        return LockoutState(allowed=False, retry_after_seconds=1, consecutive_failures=0)
+        return LockoutState(
+            allowed=False, retry_after_seconds=1, consecutive_failures=state.consecutive_failures
+        )
     return state
 
 

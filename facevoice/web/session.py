@@ -56,13 +56,11 @@ def load_user(user_id: str) -> LoginUser | None:
     Checked on every request, so log-out, deleting the account and "log out everywhere"
     end every copy of the cookie at once.
     """
+    token = session.get(LOGIN_SESSION_KEY)
+    if not isinstance(token, str):
+        return None  # a session from before server-side sessions, or none at all
     current = services()
-    user = session_user(
-        current.database,
-        user_id,
-        session.get(LOGIN_SESSION_KEY, ""),
-        current.settings.session_max_seconds,
-    )
+    user = session_user(current.database, user_id, token, current.settings.session_max_seconds)
     return LoginUser.of(user) if user is not None else None
 
 
