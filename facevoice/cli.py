@@ -56,7 +56,7 @@ def serve() -> None:
 
 @main.group()
 def users() -> None:
-    """List, re-enable and delete users."""
+    """List, re-enable, log out and delete users."""
 
 
 @users.command("list")
@@ -77,6 +77,17 @@ def users_enable(username: str) -> None:
         click.echo(f"{username}: failed log-ins cleared, log-in enabled")
     else:
         click.echo(f"{username}: was not locked")
+
+
+@users.command("logout")
+@click.argument("username")
+def users_logout(username: str) -> None:
+    """End every session of a user at once (log out everywhere)."""
+    ended = admin.log_out_everywhere(admin.database_of(settings()), username)
+    if ended is None:
+        click.echo(f"{username}: no such user")
+        sys.exit(1)
+    click.echo(f"{username}: {ended} session(s) ended")
 
 
 @users.command("delete")

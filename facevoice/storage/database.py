@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -21,8 +22,10 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
     Boolean,
+    Connection,
     DateTime,
     Float,
+    ForeignKey,
     Integer,
     LargeBinary,
     String,
@@ -31,7 +34,6 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -40,6 +42,7 @@ from facevoice.storage.attempts import username_key
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 LOCK_KEY = 0x66616365766F  # "facevo": one advisory lock for schema migrations
+PUBLIC_ID_BYTES = 16  # 128 random bits: 22 URL-safe characters
 DEFAULT_TIMEOUT_SECONDS = 3.0
 # A migration may wait for another worker's and alter whole tables: it gets longer.
 MIGRATION_TIMEOUT_SECONDS = 120.0
@@ -56,16 +59,29 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def new_public_id() -> str:
+    """A random id for a new user: 22 URL-safe characters, never given out again."""
+    return secrets.token_urlsafe(PUBLIC_ID_BYTES)
+
+
 class Base(DeclarativeBase):
     """Base class of facevoice's tables."""
 
 
 class User(Base):
-    """A registered person: the name and both biometric templates, always together."""
+    """A registered person: the name and both biometric templates, always together.
+
+    ``id`` is internal only: SQLite hands the highest id out again after a delete. Whatever
+    outlives a row (a session cookie, an OpenID Connect ``sub``) names the user by
+    ``public_id``, random and unique, so it can never point at someone who signs up later.
+    """
 
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(
+        String(32), unique=True, index=True, default=new_public_id
+    )
     username: Mapped[str] = mapped_column(String(32))
     username_key: Mapped[str] = mapped_column(String(32), unique=True, index=True)
     face_template: Mapped[bytes] = mapped_column(LargeBinary)
@@ -85,6 +101,24 @@ class LoginFailures(Base):
     consecutive: Mapped[int] = mapped_column(Integer, default=0)
     last_failed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class LoginSession(Base):
+    """One logged-in session, so the server can end it whatever copies of its cookie exist.
+
+    The cookie carries a random token; only its SHA-256 is stored, so a copy of the database
+    does not hold live sessions. Deleting the user deletes its sessions (``ON DELETE CASCADE``).
+    """
+
+    __tablename__ = "login_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
 
 
 class AuditEvent(Base):
@@ -138,16 +172,24 @@ class Database:
         Several workers or machines may start at once: a lock lets one migrate at a time
         (an advisory lock on PostgreSQL, a file lock beside a SQLite file).
         """
-        with (
-            self._migration_lock(),
-            self.engine.begin() as connection,
-            _patience(connection, MIGRATION_TIMEOUT_SECONDS),
-        ):
-            if connection.dialect.name == "postgresql":
-                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
-            config = alembic_config(self.url)
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        with self._migration_lock(), self.engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:
+                # Batch migrations rebuild a SQLite table by copy, drop and rename: enforced
+                # foreign keys would make dropping ``users`` delete every login session.
+                _sqlite_foreign_keys(connection, on=False)
+            try:
+                with connection.begin(), _patience(connection, MIGRATION_TIMEOUT_SECONDS):
+                    if connection.dialect.name == "postgresql":
+                        connection.execute(
+                            text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY}
+                        )
+                    config = alembic_config(self.url)
+                    config.attributes["connection"] = connection
+                    command.upgrade(config, "head")
+            finally:
+                if sqlite:
+                    _sqlite_foreign_keys(connection, on=True)
         self.migrated = True
 
     def upgrade_when_reachable(self) -> bool:
@@ -265,6 +307,12 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+def _sqlite_foreign_keys(connection: Connection, on: bool) -> None:
+    # The pragma is a no-op inside a transaction, so it gets one of its own.
+    connection.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    connection.commit()
+
+
 def _tune_sqlite(connection, _record) -> None:  # type: ignore[no-untyped-def]
     # WAL lets readers and one writer work at once; busy_timeout waits for a lock
     # instead of failing when several workers write.
@@ -286,8 +334,18 @@ def is_registered(database: Database, username: str) -> bool:
         return get_user(session, username) is not None
 
 
-def create_user(database: Database, username: str, face: bytes, voice: bytes) -> User:
-    """Insert a user with both templates in one transaction; ``UsernameTaken`` if it exists."""
+def create_user(
+    database: Database,
+    username: str,
+    face: bytes,
+    voice: bytes,
+    event: AuditEvent | None = None,
+) -> User:
+    """Insert a user with both templates in one transaction; ``UsernameTaken`` if it exists.
+
+    ``event`` (the sign-up's audit entry) is written in the same transaction: a crash can
+    leave neither or both, never a user without its entry.
+    """
     try:
         with database.session() as session:
             if get_user(session, username) is not None:
@@ -299,11 +357,32 @@ def create_user(database: Database, username: str, face: bytes, voice: bytes) ->
                 voice_template=voice,
             )
             session.add(user)
+            if event is not None:
+                session.add(event)
             session.flush()
             return user
     except IntegrityError:
         # Two sign-ups of one name at once: the unique index lets only one through.
         raise UsernameTaken() from None
+
+
+def audit_event(
+    event_name: str,
+    username: str,
+    client_ip: str,
+    outcome: str,
+    face_distance: float | None = None,
+    voice_similarity: float | None = None,
+) -> AuditEvent:
+    """One audit entry, not yet written (long values cut to their columns)."""
+    return AuditEvent(
+        event=event_name,
+        username=username[:64],
+        client_ip=client_ip[:64],
+        outcome=outcome,
+        face_distance=face_distance,
+        voice_similarity=voice_similarity,
+    )
 
 
 def record_event(
@@ -314,16 +393,12 @@ def record_event(
     outcome: str,
     face_distance: float | None = None,
     voice_similarity: float | None = None,
+    session: Session | None = None,
 ) -> None:
-    """Append one attempt to the audit log."""
-    with database.session() as session:
-        session.add(
-            AuditEvent(
-                event=event_name,
-                username=username[:64],
-                client_ip=client_ip[:64],
-                outcome=outcome,
-                face_distance=face_distance,
-                voice_similarity=voice_similarity,
-            )
-        )
+    """Append one attempt to the audit log, in ``session``'s transaction if given."""
+    entry = audit_event(event_name, username, client_ip, outcome, face_distance, voice_similarity)
+    if session is not None:
+        session.add(entry)
+        return
+    with database.session() as own:
+        own.add(entry)

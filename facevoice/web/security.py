@@ -12,15 +12,18 @@ from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, Response, redirect, request, session
 from flask_limiter import Limiter, RateLimitExceeded
-from flask_login import logout_user
+from flask_login import login_user, logout_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import RequestRedirect
 
 from facevoice.config import Settings
 from facevoice.errors import ConfigurationError
 from facevoice.storage.attempts import is_redis_url, redis_options, username_key
+from facevoice.storage.database import User
+from facevoice.storage.sessions import end_login_session, open_login_session
 from facevoice.web.requests import answer, client_ip, is_valid_username
 from facevoice.web.services import services
+from facevoice.web.session import LOGIN_SESSION_KEY, LoginUser
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -219,11 +222,29 @@ def clear_session() -> None:
         session[CSRF_FIELD] = csrf_secret
 
 
-def start_login_session() -> None:
-    """A fresh session for a new log-in: nothing from before carries over."""
+def start_login_session(user: User) -> None:
+    """Log ``user`` in on a fresh session: nothing from before carries over.
+
+    The session gets a server-side record (``facevoice.storage.sessions``) that log-out
+    and account deletion remove, so copies of the cookie stop working with it.
+    """
     clear_session()
     now = time.time()
     session[LOGIN_AT] = session[SEEN_AT] = now
+    current = services()
+    session[LOGIN_SESSION_KEY] = open_login_session(
+        current.database, user, current.settings.session_max_seconds
+    )
+    login_user(LoginUser.of(user))
+
+
+def end_session() -> None:
+    """Log out: end the server-side session (every copy of the cookie), then empty this one."""
+    token = session.get(LOGIN_SESSION_KEY)
+    if isinstance(token, str):
+        end_login_session(services().database, token)
+    logout_user()
+    clear_session()
 
 
 def enforce_session_lifetime() -> None:
@@ -237,8 +258,7 @@ def enforce_session_lifetime() -> None:
         now - seen_at > settings.session_idle_seconds
         or now - login_at > settings.session_max_seconds
     ):
-        logout_user()
-        clear_session()
+        end_session()
     elif now - seen_at > SEEN_RESOLUTION_SECONDS:
         session[SEEN_AT] = now
 
