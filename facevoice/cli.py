@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import click
 
 from facevoice import admin
 from facevoice.config import Settings
+from facevoice.errors import ConfigurationError
 from facevoice.evaluation.cli import calibrate, evaluate
 
 
@@ -37,10 +39,19 @@ def run() -> None:
 
 @main.command()
 def serve() -> None:
-    """Serve the site with gunicorn: FACEVOICE_WORKERS processes on FACEVOICE_HOST:PORT."""
+    """Serve the site with gunicorn, behind a reverse proxy: FACEVOICE_WORKERS processes
+    on FACEVOICE_HOST:PORT."""
     from facevoice.server import serve as run_gunicorn
 
-    run_gunicorn(settings())
+    # Like gunicorn's own lines; the workers inherit it for the app's warnings.
+    logging.basicConfig(
+        level=logging.WARNING,
+        format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
+    )
+    try:
+        run_gunicorn(settings())
+    except ConfigurationError as error:
+        raise click.ClickException(str(error)) from None
 
 
 @main.group()
