@@ -69,14 +69,21 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if (settings.fixed_voice_challenge or settings.fixed_face_turn) and not app.testing:
         raise ValueError("fixed challenges are for tests only: they need TESTING")
 
-    database = Database(settings.database_url)
-    database.upgrade()
+    database = Database(settings.database_url, settings.database_timeout_seconds)
+    # A database that is down must not stop the worker: requests get 503 and the
+    # migration is tried again until it succeeds.
+    database.upgrade_when_reachable()
     if models is None:
         models = load_biometrics(settings.face_detect_width_px, settings.torch_threads)
         if settings.warm_up:
             models.warm_up()
     cipher = load_cipher(settings.template_key, settings.template_key_path)
-    blobs = attempt_blobs(settings.attempt_store_url, tmp_dir, settings.attempt_timeout_seconds)
+    blobs = attempt_blobs(
+        settings.attempt_store_url,
+        tmp_dir,
+        settings.attempt_timeout_seconds,
+        settings.redis_timeout_seconds,
+    )
     attempts = AttemptStore(
         tmp_dir, settings.max_enroll_phrases, settings.attempt_timeout_seconds, cipher, blobs
     )

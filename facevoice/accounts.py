@@ -41,6 +41,7 @@ from facevoice.storage.attempts import Attempt, username_key
 from facevoice.storage.database import (
     Database,
     User,
+    audit_event,
     create_user,
     get_user,
     is_registered,
@@ -48,8 +49,10 @@ from facevoice.storage.database import (
 )
 from facevoice.storage.lockout import (
     LockoutPolicy,
+    LockoutState,
     lockout_state,
     record_failure,
+    reserve_attempt,
     reset_failures,
 )
 from facevoice.storage.templates import FACE, VOICE, TemplateCipher
@@ -159,7 +162,11 @@ class Accounts:
         return attempt.save_voice(embedding, phrase)
 
     def _failed_challenge(self, username: str, client_ip: str, outcome: str) -> None:
-        """An unanswered challenge is a failed presentation: audited and counted for lockout."""
+        """An unanswered challenge is a failed presentation: audited and counted for lockout.
+
+        It is counted here, once: the sample is not kept, so the log-in that follows stops at
+        the missing sample before reserving a try of its own.
+        """
         record_failure(self.database, username, self.lockout)
         record_event(self.database, "log_in", username, client_ip, outcome)
 
@@ -173,40 +180,39 @@ class Accounts:
                 raise UsernameTaken()
             if attempt is None:
                 raise MissingSample()
-            user = self.register(attempt)
+            return self.register(attempt, client_ip)
         except (UsernameTaken, MissingSample) as error:
             outcome = "name_taken" if isinstance(error, UsernameTaken) else "missing_sample"
             record_event(self.database, "sign_up", username, client_ip, outcome)
             raise
-        record_event(self.database, "sign_up", username, client_ip, "registered")
-        return user
 
     def log_in(self, username: str, attempt: Attempt | None, client_ip: str) -> User | None:
         """Decide a log-in: the user if face and voice both match, else None.
 
         Locked-out names raise ``AccountLocked`` or ``AccountDisabled`` before any work; a
-        missing sample raises ``MissingSample``. Every decision goes to the audit log and
-        the lockout counters.
+        missing sample raises ``MissingSample`` and is not counted. The try is then reserved
+        (checked and counted as a failure in one atomic step, cleared on success) before
+        the samples are compared, so parallel log-ins never get more tries than the lockout
+        allows. Every decision goes to the audit log.
         """
-        state = lockout_state(self.database, username, self.lockout)
-        if not state.allowed:
-            outcome = "disabled" if state.disabled else "locked"
-            record_event(self.database, "log_in", username, client_ip, outcome)
-            if state.disabled:
-                raise AccountDisabled()
-            raise AccountLocked(state.retry_after_seconds)
+        self._refuse_if_locked(
+            lockout_state(self.database, username, self.lockout), username, client_ip
+        )
         try:
             if attempt is None:
                 raise MissingSample()
-            user, result = self.verification(attempt)
+            self._samples(attempt)
         except MissingSample:
             record_event(self.database, "log_in", username, client_ip, "missing_sample")
             raise
+        self._refuse_if_locked(
+            reserve_attempt(self.database, username, self.lockout), username, client_ip
+        )
+        user, result = self.verification(attempt)
         if result.accepted:
             reset_failures(self.database, username)
             outcome = "accepted"
         else:
-            record_failure(self.database, username, self.lockout)
             outcome = "refused" if user is not None else "unknown_user"
         record_event(
             self.database,
@@ -219,8 +225,21 @@ class Accounts:
         )
         return user if result.accepted else None
 
-    def register(self, attempt: Attempt) -> User:
-        """Create the attempt's user with both templates at once; raises if one is missing."""
+    def _refuse_if_locked(self, state: LockoutState, username: str, client_ip: str) -> None:
+        """Audit and raise ``AccountDisabled`` (403) or ``AccountLocked`` (429) if not allowed."""
+        if state.allowed:
+            return
+        outcome = "disabled" if state.disabled else "locked"
+        record_event(self.database, "log_in", username, client_ip, outcome)
+        if state.disabled:
+            raise AccountDisabled()
+        raise AccountLocked(state.retry_after_seconds)
+
+    def register(self, attempt: Attempt, client_ip: str) -> User:
+        """Create the attempt's user with both templates and its "registered" audit entry.
+
+        All three are written in one transaction; raises if a sample is missing.
+        """
         face, voices = self._samples(attempt)
         key = username_key(attempt.username)
         return create_user(
@@ -228,6 +247,7 @@ class Accounts:
             attempt.username,
             face=self.cipher.seal(face, key, FACE),
             voice=self.cipher.seal(enrollment_template(voices), key, VOICE),
+            event=audit_event("sign_up", attempt.username, client_ip, "registered"),
         )
 
     def verification(self, attempt: Attempt) -> tuple[User | None, Verification]:

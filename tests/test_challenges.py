@@ -15,7 +15,7 @@ from facevoice.biometrics.audio import wav_bytes
 from facevoice.biometrics.liveness import check_burst_size
 from facevoice.config import Settings
 from facevoice.errors import TooLarge
-from facevoice.storage.lockout import lockout_state
+from facevoice.storage.lockout import LockoutPolicy, lockout_state
 from facevoice.web.services import EXTENSION
 from tests import media
 from tests.conftest import Visitor
@@ -235,6 +235,18 @@ def test_unanswered_challenges_count_as_failed_log_ins(
     challenger.turn(hamilton, turn_burst())
     challenger.say(hamilton, jackson_reading(CHALLENGE))
     assert challenger.post("/log_in", username=hamilton).status_code == 429
+
+
+def test_a_failed_challenge_counts_once_for_its_log_in(
+    app, challenger: Challenger, hamilton: str
+) -> None:  # type: ignore[no-untyped-def]
+    challenger.challenge()
+    assert challenger.turn(hamilton, still_burst()).status_code == 422
+    assert challenger.say(hamilton, jackson_reading(CHALLENGE)).status_code == 200
+    # The burst was not kept: the log-in stops at the missing photo without a second count.
+    assert challenger.post("/log_in", username=hamilton).status_code == 400
+    database = app.extensions["facevoice"].database
+    assert lockout_state(database, hamilton, LockoutPolicy()).consecutive_failures == 1
 
 
 @pytest.mark.parametrize("frames", [["not base64!"] * 8, ["aGVsbG8="] * 3, "aGVsbG8=", [], [1] * 8])

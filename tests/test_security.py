@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from PIL import Image
+from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
 from facevoice import accounts, create_app
@@ -394,6 +395,20 @@ def test_every_attempt_is_audited_with_scores(app: Flask, visitor: Visitor, enro
     refused, accepted = events[1], events[2]
     assert refused.face_distance > 0.1 and refused.voice_similarity > 0.6
     assert accepted.face_distance < 0.07 and accepted.client_ip == "127.0.0.1"
+
+
+def test_sign_up_writes_the_user_and_its_audit_entry_together(app: Flask, visitor: Visitor) -> None:
+    def audit_log_fails(*_args: Any) -> None:
+        raise RuntimeError("the audit log is unavailable")
+
+    phrases = [media.phrase(media.SPEAKER_A, i) for i in range(3)]
+    sa_event.listen(AuditEvent, "before_insert", audit_log_fails)
+    try:
+        answer = visitor.sign_up("obama", media.photo("obama.jpg"), phrases)
+    finally:
+        sa_event.remove(AuditEvent, "before_insert", audit_log_fails)
+    assert answer.json["ok"] is False
+    assert stored_users(app) == []
 
 
 def test_unknown_user_is_compared_like_a_known_one(app: Flask, visitor: Visitor) -> None:

@@ -15,7 +15,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -118,13 +118,35 @@ class FolderBlobs:
         remove_folder(get_upload_folder(self.tmp_dir, attempt_id, create=False))
 
 
+def is_redis_url(url: str) -> bool:
+    """Whether a storage URL names a Redis server (TCP, TLS or a Unix socket)."""
+    return url.startswith(("redis://", "rediss://", "unix://"))
+
+
+def redis_options(timeout_seconds: float) -> dict[str, Any]:
+    """Redis client options that bound every call by ``timeout_seconds``.
+
+    redis-py retries a failed call 10 times by default (15 s on a frozen server); we retry
+    once, and only a broken connection (as after a restart), never a timeout.
+    """
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return {
+        "socket_connect_timeout": timeout_seconds,
+        "socket_timeout": timeout_seconds,
+        "retry": Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+    }
+
+
 class RedisBlobs:
     """Blobs in one Redis hash per attempt, expiring ``timeout_seconds`` after last use."""
 
-    def __init__(self, url: str, timeout_seconds: float) -> None:
+    def __init__(self, url: str, timeout_seconds: float, call_timeout_seconds: float) -> None:
         import redis
 
-        self.client = redis.Redis.from_url(url)
+        self.client = redis.Redis.from_url(url, **redis_options(call_timeout_seconds))
         self.timeout_seconds = int(timeout_seconds)
 
     def _key(self, attempt_id: str) -> str:
@@ -315,10 +337,16 @@ class AttemptStore:
         )
 
 
-def attempt_blobs(url: str, tmp_dir: str | Path, timeout_seconds: float) -> AttemptBlobs:
-    """The store for pending attempts: ``redis://...`` or, when empty, the local ``tmp/``."""
-    if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisBlobs(url, timeout_seconds)
+def attempt_blobs(
+    url: str, tmp_dir: str | Path, timeout_seconds: float, call_timeout_seconds: float = 2.0
+) -> AttemptBlobs:
+    """The store for pending attempts: ``redis://...`` or, when empty, the local ``tmp/``.
+
+    Attempts expire ``timeout_seconds`` after last use; one Redis call waits at most
+    ``call_timeout_seconds``.
+    """
+    if is_redis_url(url):
+        return RedisBlobs(url, timeout_seconds, call_timeout_seconds)
     if url:
         raise ValueError(f"unsupported attempt store {url!r}: use redis://host:port/db")
     return FolderBlobs(tmp_dir, timeout_seconds)
