@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, session
 
 from facevoice import create_app
 from facevoice.admin import delete_user
+from facevoice.web.security import login_record
 from tests import media
 from tests.conftest import WITHOUT_CHALLENGES, Visitor
 from tests.test_security import right_log_in, run_cli
@@ -123,3 +124,23 @@ def test_session_expired_by_its_idle_time_cannot_be_revived(app: Flask) -> None:
     assert not opens_protected(visitor)
     # The copy taken while the session was active ends with it.
     assert not opens_protected(fresh_copy)
+
+
+def test_a_face_and_voice_log_in_records_its_time_and_factors(
+    app: Flask, visitor: Visitor, enrolled: str
+) -> None:
+    assert right_log_in(visitor, enrolled).status_code == 200
+    with app.test_request_context():
+        with visitor.client.session_transaction() as stored:
+            saved = dict(stored)
+        session.update(saved)
+        record = login_record()
+    assert record is not None
+    logged_in_at, amr = record
+    assert amr == ["face", "vbm"]
+    assert logged_in_at > 0
+
+
+def test_a_session_that_did_not_log_in_has_no_login_record(app: Flask) -> None:
+    with app.test_request_context():
+        assert login_record() is None

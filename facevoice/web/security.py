@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 
 HSTS = "max-age=31536000"
 LOGIN_AT, SEEN_AT = "login_at", "seen_at"
+AMR = "amr"  # RFC 8176 names of the factors this session's log-in proved
+FACE_AND_VOICE = ("face", "vbm")
 CSRF_FIELD = "csrf_token"  # where Flask-WTF keeps its secret in the session
 SEEN_RESOLUTION_SECONDS = 60  # refresh the idle clock at most once a minute
 
@@ -227,20 +229,31 @@ def clear_session() -> None:
         session[CSRF_FIELD] = csrf_secret
 
 
-def start_login_session(user: User) -> None:
+def start_login_session(user: User, amr: tuple[str, ...] = FACE_AND_VOICE) -> None:
     """Log ``user`` in on a fresh session: nothing from before carries over.
 
+    ``amr`` names the factors the log-in proved (RFC 8176: ``face``, ``vbm`` for the voice,
+    ``hwk``/``swk`` for a passkey, ...); with the log-in time it is what identity features
+    (the account page, an OpenID Connect provider) read back through ``login_record``.
     The session gets a server-side record (``facevoice.storage.sessions``) that log-out
     and account deletion remove, so copies of the cookie stop working with it.
     """
     clear_session()
     now = time.time()
     session[LOGIN_AT] = session[SEEN_AT] = now
+    session[AMR] = list(amr)
     current = services()
     session[LOGIN_SESSION_KEY] = open_login_session(
         current.database, user, current.settings.session_max_seconds
     )
     login_user(LoginUser.of(user))
+
+
+def login_record() -> tuple[float, list[str]] | None:
+    """When this session logged in (Unix time) and the factors it proved; None if not."""
+    if "_user_id" not in session or LOGIN_AT not in session:
+        return None
+    return float(session[LOGIN_AT]), list(session.get(AMR, FACE_AND_VOICE))
 
 
 def end_session() -> None:
