@@ -19,7 +19,7 @@ from facevoice.config import Settings
 from facevoice.storage.attempts import AttemptStore, attempt_blobs
 from facevoice.storage.challenges import ChallengeStore
 from facevoice.storage.database import Database
-from facevoice.storage.folders import make_dirs, sweep_expired
+from facevoice.storage.folders import make_dirs, sweep_expired, sweep_stray_files
 from facevoice.storage.templates import load_cipher
 from facevoice.web import init_web
 from facevoice.web.security import init_security
@@ -69,14 +69,21 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if (settings.fixed_voice_challenge or settings.fixed_face_turn) and not app.testing:
         raise ValueError("fixed challenges are for tests only: they need TESTING")
 
-    database = Database(settings.database_url)
-    database.upgrade()
+    database = Database(settings.database_url, settings.database_timeout_seconds)
+    # A database that is down must not stop the worker: requests get 503 and the
+    # migration is tried again until it succeeds.
+    database.upgrade_when_reachable()
     if models is None:
         models = load_biometrics(settings.face_detect_width_px, settings.torch_threads)
         if settings.warm_up:
             models.warm_up()
     cipher = load_cipher(settings.template_key, settings.template_key_path)
-    blobs = attempt_blobs(settings.attempt_store_url, tmp_dir, settings.attempt_timeout_seconds)
+    blobs = attempt_blobs(
+        settings.attempt_store_url,
+        tmp_dir,
+        settings.attempt_timeout_seconds,
+        settings.redis_timeout_seconds,
+    )
     attempts = AttemptStore(
         tmp_dir, settings.max_enroll_phrases, settings.attempt_timeout_seconds, cipher, blobs
     )
@@ -86,7 +93,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     csrf.init_app(app)
     init_web(app)
-    _sweep_attempts_periodically(app, attempts)
+    _sweep_attempts_periodically(app, attempts, settings)
     return app
 
 
@@ -101,9 +108,15 @@ def _secret_from_file(path: Path) -> str:
     return path.read_text().strip()
 
 
-def _sweep_attempts_periodically(app: Flask, attempts: AttemptStore) -> None:
-    """Delete expired attempts now, and again at most once a minute as requests come."""
-    sweep_expired(attempts.tmp_dir, attempts.timeout_seconds)
+def _sweep_attempts_periodically(app: Flask, attempts: AttemptStore, settings: Settings) -> None:
+    """Delete expired attempts, and files that requests killed mid-way left behind, now and
+    again at most once a minute as requests come."""
+
+    def sweep_tmp() -> None:
+        sweep_expired(attempts.tmp_dir, attempts.timeout_seconds)
+        sweep_stray_files(attempts.tmp_dir, settings.request_timeout_seconds)
+
+    sweep_tmp()
     last_sweep = time.monotonic()
 
     @app.before_request
@@ -111,4 +124,4 @@ def _sweep_attempts_periodically(app: Flask, attempts: AttemptStore) -> None:
         nonlocal last_sweep
         if time.monotonic() - last_sweep > SWEEP_INTERVAL_SECONDS:
             last_sweep = time.monotonic()
-            sweep_expired(attempts.tmp_dir, attempts.timeout_seconds)
+            sweep_tmp()

@@ -1,7 +1,7 @@
 """Sign-up and log-in, independent of the web: samples in, decisions out.
 
-Data flows one way: an uploaded sample is written to its attempt folder, decoded, embedded
-and deleted; the embeddings wait in the attempt until sign-up stores them as the user's
+Data flows one way: an uploaded sample is decoded in memory (never written to disk) and
+embedded; the embeddings wait in the attempt until sign-up stores them as the user's
 templates, or log-in compares them with the templates.
 """
 
@@ -19,11 +19,12 @@ from facevoice.biometrics.face import (
     max_distance_for,
     verify_face,
 )
-from facevoice.biometrics.images import load_image
+from facevoice.biometrics.images import image_size, load_image
 from facevoice.biometrics.liveness import (
     FaceChallenge,
     HeadTurnRules,
     burst_matches,
+    check_burst_size,
     check_frame_count,
     judge_motion,
     read_frame,
@@ -41,10 +42,11 @@ from facevoice.errors import (
     MissingSample,
     UsernameTaken,
 )
-from facevoice.storage.attempts import Attempt, sample_file, username_key
+from facevoice.storage.attempts import Attempt, username_key
 from facevoice.storage.database import (
     Database,
     User,
+    audit_event,
     create_user,
     get_user,
     is_registered,
@@ -52,8 +54,10 @@ from facevoice.storage.database import (
 )
 from facevoice.storage.lockout import (
     LockoutPolicy,
+    LockoutState,
     lockout_state,
     record_failure,
+    reserve_attempt,
     reset_failures,
 )
 from facevoice.storage.templates import FACE, VOICE, TemplateCipher
@@ -92,9 +96,9 @@ class Accounts:
         )
 
     def take_photo(self, attempt: Attempt, image: bytes) -> None:
-        """Embed the single face of a photo into the attempt; the photo never outlives this."""
-        with sample_file(attempt.photo_path, image) as path:
-            embedding = create_embedding(path, self.models.face, self.settings.max_image_pixels)
+        """Embed the single face of a photo into the attempt; the photo is decoded in memory
+        and never outlives this call."""
+        embedding = create_embedding(image, self.models.face, self.settings.max_image_pixels)
         attempt.save_face(embedding)
 
     def take_burst(
@@ -102,18 +106,26 @@ class Accounts:
     ) -> None:
         """Check a head-turn burst (without the template) and keep its faces in the attempt.
 
-        Each frame passes through the attempt folder like a photo. The most frontal face
-        becomes the attempt's face; the others are kept to check at log-in that every frame
-        shows the same person. ``LivenessFailed`` (422) with advice when the burst does not
-        show the requested turn; it counts as a failed log-in.
+        Every frame's format and size are checked from its header before any frame is
+        decoded (``TooLarge``, 413, for a frame over ``max_frame_width_px`` ×
+        ``max_frame_height_px`` or a burst over ``max_burst_pixels``; not a failed log-in).
+        The frames are decoded in memory, like a photo. The most frontal face becomes the
+        attempt's face; the others are kept to check at log-in that every frame shows the
+        same person. ``LivenessFailed`` (422) with advice when the burst does not show the
+        requested turn; it counts as a failed log-in.
         """
+        settings = self.settings
         check_frame_count(len(frames), self.turn_rules)
-        read = []
-        for frame in frames:
-            with sample_file(attempt.photo_path, frame) as path:
-                read.append(
-                    read_frame(load_image(path, self.settings.max_image_pixels), self.models.face)
-                )
+        check_burst_size(
+            [image_size(frame, settings.max_image_pixels) for frame in frames],
+            settings.max_frame_width_px,
+            settings.max_frame_height_px,
+            settings.max_burst_pixels,
+        )
+        read = [
+            read_frame(load_image(frame, settings.max_image_pixels), self.models.face)
+            for frame in frames
+        ]
         embeddings = [embedding for _, embedding in read]
         motion = judge_motion([reading for reading, _ in read], challenge, self.turn_rules)
         if not motion.passed or motion.best_frame is None:
@@ -140,14 +152,11 @@ class Accounts:
         the speaker is embedded from); ``LivenessFailed`` (422) otherwise, counted as a failed
         log-in.
 
-        The upload waits as ``reference.wav`` (sign-up) or ``sample.wav`` (log-in) only while
-        it is decoded to 16 kHz mono.
+        The recording is decoded to 16 kHz mono in memory: no raw audio is written to disk.
         """
-        with sample_file(attempt.recording_path, audio) as path, path.open("rb") as recording:
-            # An open file, not a path: FFmpeg then probes the content, not the name.
-            speech = load_speech(
-                recording, self.settings.max_audio_seconds, self.settings.min_speech_seconds
-            )
+        speech = load_speech(
+            audio, self.settings.max_audio_seconds, self.settings.min_speech_seconds
+        )
         if (
             challenge is not None
             and not check_challenge(speech, challenge, self.models.speech).passed
@@ -158,7 +167,11 @@ class Accounts:
         return attempt.save_voice(embedding, phrase)
 
     def _failed_challenge(self, username: str, client_ip: str, outcome: str) -> None:
-        """An unanswered challenge is a failed presentation: audited and counted for lockout."""
+        """An unanswered challenge is a failed presentation: audited and counted for lockout.
+
+        It is counted here, once: the sample is not kept, so the log-in that follows stops at
+        the missing sample before reserving a try of its own.
+        """
         record_failure(self.database, username, self.lockout)
         record_event(self.database, "log_in", username, client_ip, outcome)
 
@@ -172,40 +185,39 @@ class Accounts:
                 raise UsernameTaken()
             if attempt is None:
                 raise MissingSample()
-            user = self.register(attempt)
+            return self.register(attempt, client_ip)
         except (UsernameTaken, MissingSample) as error:
             outcome = "name_taken" if isinstance(error, UsernameTaken) else "missing_sample"
             record_event(self.database, "sign_up", username, client_ip, outcome)
             raise
-        record_event(self.database, "sign_up", username, client_ip, "registered")
-        return user
 
     def log_in(self, username: str, attempt: Attempt | None, client_ip: str) -> User | None:
         """Decide a log-in: the user if face and voice both match, else None.
 
         Locked-out names raise ``AccountLocked`` or ``AccountDisabled`` before any work; a
-        missing sample raises ``MissingSample``. Every decision goes to the audit log and
-        the lockout counters.
+        missing sample raises ``MissingSample`` and is not counted. The try is then reserved
+        (checked and counted as a failure in one atomic step, cleared on success) before
+        the samples are compared, so parallel log-ins never get more tries than the lockout
+        allows. Every decision goes to the audit log.
         """
-        state = lockout_state(self.database, username, self.lockout)
-        if not state.allowed:
-            outcome = "disabled" if state.disabled else "locked"
-            record_event(self.database, "log_in", username, client_ip, outcome)
-            if state.disabled:
-                raise AccountDisabled()
-            raise AccountLocked(state.retry_after_seconds)
+        self._refuse_if_locked(
+            lockout_state(self.database, username, self.lockout), username, client_ip
+        )
         try:
             if attempt is None:
                 raise MissingSample()
-            user, result = self.verification(attempt)
+            self._samples(attempt)
         except MissingSample:
             record_event(self.database, "log_in", username, client_ip, "missing_sample")
             raise
+        self._refuse_if_locked(
+            reserve_attempt(self.database, username, self.lockout), username, client_ip
+        )
+        user, result = self.verification(attempt)
         if result.accepted:
             reset_failures(self.database, username)
             outcome = "accepted"
         else:
-            record_failure(self.database, username, self.lockout)
             outcome = "refused" if user is not None else "unknown_user"
         record_event(
             self.database,
@@ -218,8 +230,21 @@ class Accounts:
         )
         return user if result.accepted else None
 
-    def register(self, attempt: Attempt) -> User:
-        """Create the attempt's user with both templates at once; raises if one is missing."""
+    def _refuse_if_locked(self, state: LockoutState, username: str, client_ip: str) -> None:
+        """Audit and raise ``AccountDisabled`` (403) or ``AccountLocked`` (429) if not allowed."""
+        if state.allowed:
+            return
+        outcome = "disabled" if state.disabled else "locked"
+        record_event(self.database, "log_in", username, client_ip, outcome)
+        if state.disabled:
+            raise AccountDisabled()
+        raise AccountLocked(state.retry_after_seconds)
+
+    def register(self, attempt: Attempt, client_ip: str) -> User:
+        """Create the attempt's user with both templates and its "registered" audit entry.
+
+        All three are written in one transaction; raises if a sample is missing.
+        """
         face, voices = self._samples(attempt)
         key = username_key(attempt.username)
         return create_user(
@@ -227,6 +252,7 @@ class Accounts:
             attempt.username,
             face=self.cipher.seal(face, key, FACE),
             voice=self.cipher.seal(enrollment_template(voices), key, VOICE),
+            event=audit_event("sign_up", attempt.username, client_ip, "registered"),
         )
 
     def verification(self, attempt: Attempt) -> tuple[User | None, Verification]:

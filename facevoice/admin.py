@@ -13,8 +13,16 @@ from sqlalchemy import delete, func, select
 
 from facevoice.config import Settings
 from facevoice.storage.attempts import username_key
-from facevoice.storage.database import AuditEvent, Database, LoginFailures, User, get_user
+from facevoice.storage.database import (
+    AuditEvent,
+    Database,
+    LoginFailures,
+    LoginSession,
+    User,
+    get_user,
+)
 from facevoice.storage.lockout import reset_failures
+from facevoice.storage.sessions import end_user_sessions
 from facevoice.storage.templates import (
     FACE,
     VOICE,
@@ -68,9 +76,10 @@ def list_users(database: Database) -> list[UserRow]:
 
 
 def delete_user(database: Database, username: str) -> bool:
-    """Delete a user with all their data: templates, failure counters and audit entries.
+    """Delete a user with all their data: templates, sessions, failure counters, audit entries.
 
-    Returns whether a registered user was deleted (the other data goes either way).
+    Every session of the user ends at once. Returns whether a registered user was deleted
+    (the other data goes either way).
     """
     key = username_key(username)
     with database.session() as session:
@@ -79,8 +88,15 @@ def delete_user(database: Database, username: str) -> bool:
         user = get_user(session, username)
         if user is None:
             return False
+        # The foreign key cascades too; deleting here does not depend on it being enforced.
+        session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
         session.delete(user)
         return True
+
+
+def log_out_everywhere(database: Database, username: str) -> int | None:
+    """End every session of a user; how many ended, or None if there is no such user."""
+    return end_user_sessions(database, username)
 
 
 def enable_user(database: Database, username: str) -> bool:

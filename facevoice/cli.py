@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import click
 
 from facevoice import admin
 from facevoice.config import Settings
+from facevoice.errors import ConfigurationError
 from facevoice.evaluation.cli import calibrate, evaluate
 
 
@@ -37,15 +39,24 @@ def run() -> None:
 
 @main.command()
 def serve() -> None:
-    """Serve the site with gunicorn: FACEVOICE_WORKERS processes on FACEVOICE_HOST:PORT."""
+    """Serve the site with gunicorn, behind a reverse proxy: FACEVOICE_WORKERS processes
+    on FACEVOICE_HOST:PORT."""
     from facevoice.server import serve as run_gunicorn
 
-    run_gunicorn(settings())
+    # Like gunicorn's own lines; the workers inherit it for the app's warnings.
+    logging.basicConfig(
+        level=logging.WARNING,
+        format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
+    )
+    try:
+        run_gunicorn(settings())
+    except ConfigurationError as error:
+        raise click.ClickException(str(error)) from None
 
 
 @main.group()
 def users() -> None:
-    """List, re-enable and delete users."""
+    """List, re-enable, log out and delete users."""
 
 
 @users.command("list")
@@ -66,6 +77,17 @@ def users_enable(username: str) -> None:
         click.echo(f"{username}: failed log-ins cleared, log-in enabled")
     else:
         click.echo(f"{username}: was not locked")
+
+
+@users.command("logout")
+@click.argument("username")
+def users_logout(username: str) -> None:
+    """End every session of a user at once (log out everywhere)."""
+    ended = admin.log_out_everywhere(admin.database_of(settings()), username)
+    if ended is None:
+        click.echo(f"{username}: no such user")
+        sys.exit(1)
+    click.echo(f"{username}: {ended} session(s) ended")
 
 
 @users.command("delete")

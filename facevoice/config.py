@@ -12,8 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ENV_PREFIX = "FACEVOICE_"
+MEMORY_STORAGE = "memory://"
 
 
 @dataclass(frozen=True)
@@ -36,10 +38,17 @@ class Settings:
         default="",
         metadata={"doc": "File holding the template key (default: template.key in data dir)"},
     )
-    host: str = field(default="127.0.0.1", metadata={"doc": "Address `make run` listens on"})
-    port: int = field(default=5000, metadata={"doc": "Port `make run` listens on"})
+    host: str = field(
+        default="127.0.0.1",
+        metadata={"doc": "Address `make run` and `facevoice serve` listen on (keep it local)"},
+    )
+    port: int = field(default=5000, metadata={"doc": "Port `make run` and `facevoice serve` use"})
     workers: int = field(
-        default=2, metadata={"doc": "Worker processes of `facevoice serve` (one per core)"}
+        default=0,
+        metadata={
+            "doc": "Worker processes of `facevoice serve`; 0: one per core, but 1 while rate "
+            "limits are counted in memory"
+        },
     )
     request_timeout_seconds: int = field(
         default=120, metadata={"doc": "`facevoice serve` restarts a worker stuck this long"}
@@ -84,6 +93,21 @@ class Settings:
     max_image_pixels: int = field(
         default=40_000_000, metadata={"doc": "Largest photo accepted, in pixels (413 beyond)"}
     )
+    max_frame_width_px: int = field(
+        default=1920,
+        metadata={"doc": "Widest head-turn frame accepted, in pixels, either way up (413 beyond)"},
+    )
+    max_frame_height_px: int = field(
+        default=1080,
+        metadata={"doc": "Tallest head-turn frame accepted, in pixels, either way up (413 beyond)"},
+    )
+    max_burst_pixels: int = field(
+        default=24_000_000,
+        metadata={"doc": "Most pixels of all frames of one head-turn burst together (413 beyond)"},
+    )
+    max_json_depth: int = field(
+        default=16, metadata={"doc": "Deepest nesting of arrays and objects in a JSON body (400)"}
+    )
     face_detect_width_px: int = field(
         default=480, metadata={"doc": "The face detector scans a copy fitting a square this wide"}
     )
@@ -105,8 +129,11 @@ class Settings:
         default=True, metadata={"doc": "Rate limiting on (`off` for load tests; lockout stays)"}
     )
     ratelimit_storage_url: str = field(
-        default="memory://",
-        metadata={"doc": "Where rate-limit counters live, e.g. redis://host:6379"},
+        default="",
+        metadata={
+            "doc": "Where rate-limit counters live, e.g. redis://host:6379 (empty: memory://, "
+            "counted per process)"
+        },
     )
     ratelimit_per_ip: str = field(
         default="300 per minute;3000 per hour",
@@ -125,11 +152,34 @@ class Settings:
     disable_after_failures: int = field(
         default=50, metadata={"doc": "Consecutive failed log-ins that disable biometric log-in"}
     )
+    database_timeout_seconds: float = field(
+        default=3.0,
+        metadata={"doc": "PostgreSQL connect and statement timeout; 503 when it runs out"},
+    )
+    redis_timeout_seconds: float = field(
+        default=2.0, metadata={"doc": "Redis connect and answer timeout; 503 when it runs out"}
+    )
     https: bool = field(
-        default=False, metadata={"doc": "Served over HTTPS: cookies get the Secure flag"}
+        default=False, metadata={"doc": "Served over HTTPS: Secure cookies and HSTS"}
+    )
+    hsts_include_subdomains: bool = field(
+        default=False, metadata={"doc": "Over HTTPS, HSTS covers every subdomain too"}
     )
     proxy_hops: int = field(
-        default=0, metadata={"doc": "Reverse proxies in front whose X-Forwarded-* headers to trust"}
+        default=0,
+        metadata={"doc": "Reverse proxies in front whose X-Forwarded-For and -Proto to trust"},
+    )
+    trusted_proxies: str = field(
+        default="127.0.0.1,::1",
+        metadata={"doc": "Addresses or networks whose X-Forwarded-* headers count (commas)"},
+    )
+    server_name: str = field(
+        default="",
+        metadata={"doc": "Host (and port) of the site; every request is served as this host"},
+    )
+    issuer: str = field(
+        default="",
+        metadata={"doc": "Public URL of the site; gives the host when SERVER_NAME is empty"},
     )
     session_idle_seconds: int = field(
         default=3600, metadata={"doc": "A logged-in session ends after this long without requests"}
@@ -167,6 +217,21 @@ class Settings:
     def template_key_path(self) -> Path:
         """The key file used when no key is given in the environment."""
         return Path(self.template_key_file or Path(self.data_dir) / "template.key")
+
+    @property
+    def ratelimit_storage(self) -> str:
+        """The rate-limit storage in use: the configured URL, or ``memory://``."""
+        return self.ratelimit_storage_url or MEMORY_STORAGE
+
+    @property
+    def ratelimit_per_process(self) -> bool:
+        """Whether rate limits are on and counted in each process's memory, not shared."""
+        return self.ratelimit and self.ratelimit_storage.startswith(MEMORY_STORAGE)
+
+    @property
+    def public_host(self) -> str:
+        """The host requests are served as: ``server_name``, else the issuer's, else any."""
+        return self.server_name or urlsplit(self.issuer).netloc
 
     def with_data_dir(self, default_dir: str | Path) -> Settings:
         """Return a copy whose data folder and database URL are filled in."""

@@ -115,3 +115,22 @@ class LivenessFailed(Unusable):
     """A log-in sample that does not answer its challenge (digits not heard, no head turn)."""
 
     default_message = "The challenge was not answered. Try again with a new one."
+
+
+class ServiceUnavailable(FacevoiceError):
+    """A service the request needs (database, Redis) does not answer: try again shortly."""
+
+    status = 503
+    default_message = "The service is briefly unavailable. Try again in a few seconds."
+    retry_after_seconds = 5
+
+
+class ConfigurationError(ValueError):
+    """Settings that are invalid or would run the site unsafely; the message says what to do."""
+
+
+def short_reason(error: BaseException) -> str:
+    """The first line of an error's message (a driver's own error if it wraps one), for logs."""
+    cause = getattr(error, "orig", None) or error
+    lines = str(cause).strip().splitlines()
+    return (lines[0] if lines else type(cause).__name__)[:200]

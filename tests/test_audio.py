@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import av
 import numpy as np
 import pytest
 
+from facevoice.biometrics import audio
 from facevoice.biometrics.audio import (
     SAMPLE_RATE,
     decode_audio,
@@ -16,18 +20,39 @@ from facevoice.errors import BadAudio, BadInput, UnsupportedMedia
 from tests import media
 
 PHRASE = media.utterance(media.SPEAKER_A)[: 3 * SAMPLE_RATE]
-
-
-@pytest.mark.parametrize(
-    ("container", "codec"),
-    [
-        ("webm", "libopus"),
-        ("ogg", "libopus"),
-        ("flac", "flac"),
-        ("mp3", "libmp3lame"),
-        ("wav", "pcm_s16le"),
-    ],
+ACCEPTED = [
+    ("webm", "libopus"),
+    ("ogg", "libopus"),
+    ("flac", "flac"),
+    ("mp3", "libmp3lame"),
+    ("wav", "pcm_s16le"),
+]
+# Text that FFmpeg, left to guess, reads as a network session or a list of other inputs.
+SDP = (
+    b"v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=probe\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n"
+    b"m=audio 47000 RTP/AVP 0\r\n"
 )
+FFCONCAT = b"ffconcat version 1.0\nfile '/etc/passwd'\nfile 'http://127.0.0.1:9/x.wav'\n"
+HLS = b"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nhttp://127.0.0.1:9/a.ts\n#EXT-X-ENDLIST\n"
+M3U = b"#EXTM3U\n#EXTINF:123,Sample\nfile:///etc/passwd\n"
+TEXT_INPUTS = [SDP, FFCONCAT, HLS, M3U, b"concat:/etc/passwd|/etc/hosts", b"file:/etc/passwd"]
+
+
+@pytest.fixture
+def av_opens(monkeypatch) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    """Every call of ``av.open`` by the decoder, with its keyword arguments."""
+    calls: list[dict[str, Any]] = []
+    real_open = av.open
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs)
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(audio.av, "open", spy)
+    return calls
+
+
+@pytest.mark.parametrize(("container", "codec"), ACCEPTED)
 def test_browser_and_api_formats_decode_to_16k_mono(container: str, codec: str) -> None:
     decoded = decode_audio(media.encode(PHRASE, container, codec), max_seconds=30)
     assert decoded.dtype == np.float32
@@ -68,6 +93,51 @@ def test_truncated_recording_is_damaged_or_unsupported() -> None:
     flac = media.encode(PHRASE, "flac", "flac")
     with pytest.raises((BadInput, UnsupportedMedia, BadAudio)):
         decode_audio(flac[:60], max_seconds=30)
+
+
+@pytest.mark.parametrize(
+    "text", TEXT_INPUTS, ids=["sdp", "ffconcat", "hls", "m3u", "concat", "url"]
+)
+def test_session_descriptions_and_playlists_never_reach_ffmpeg(text: bytes, av_opens) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(UnsupportedMedia):
+        decode_audio(text, max_seconds=30)
+    assert av_opens == []
+
+
+@pytest.mark.parametrize(("container", "codec"), ACCEPTED)
+def test_ffmpeg_opens_the_magic_bytes_format_and_local_files_only(
+    container: str, codec: str, av_opens
+) -> None:  # type: ignore[no-untyped-def]
+    recording = media.encode(PHRASE, container, codec)
+    av_opens.clear()  # the encoder's own av.open
+    decode_audio(recording, max_seconds=30)
+    (call,) = av_opens
+    demuxer = {"webm": "matroska"}.get(container, container)
+    assert call["format"] == demuxer
+    assert call["container_options"]["protocol_whitelist"] == "file"
+    assert demuxer in call["container_options"]["format_whitelist"]
+
+
+@pytest.mark.parametrize("magic", [b"OggS", b"fLaC", b"\x1a\x45\xdf\xa3", b"ID3\x04"])
+def test_wav_behind_another_containers_magic_is_refused(magic: bytes) -> None:
+    wav = media.encode(PHRASE, "wav", "pcm_s16le")
+    with pytest.raises((BadInput, UnsupportedMedia)):
+        decode_audio(magic + wav[len(magic) :], max_seconds=30)
+
+
+def test_wav_header_before_a_session_description_is_refused(av_opens) -> None:  # type: ignore[no-untyped-def]
+    wav = wav_bytes(PHRASE)
+    with pytest.raises((BadInput, UnsupportedMedia)):
+        decode_audio(wav[:12] + SDP, max_seconds=30)
+    assert [call["format"] for call in av_opens] == ["wav"]
+
+
+@pytest.mark.parametrize(("container", "codec"), ACCEPTED)
+@pytest.mark.parametrize("keep", [1, 4, 12, 44, 200])
+def test_truncated_headers_of_every_format_are_4xx(container: str, codec: str, keep: int) -> None:
+    recording = media.encode(PHRASE, container, codec)
+    with pytest.raises((BadInput, UnsupportedMedia, BadAudio)):
+        decode_audio(recording[:keep], max_seconds=30)
 
 
 def test_recording_longer_than_the_cap_is_refused_without_decoding_it_all() -> None:

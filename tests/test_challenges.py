@@ -10,9 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facevoice import create_app
+from facevoice import accounts, create_app
 from facevoice.biometrics.audio import wav_bytes
+from facevoice.biometrics.liveness import check_burst_size
 from facevoice.config import Settings
+from facevoice.errors import TooLarge
+from facevoice.storage.lockout import LockoutPolicy, lockout_state
+from facevoice.web.services import EXTENSION
 from tests import media
 from tests.conftest import Visitor
 
@@ -26,6 +30,13 @@ FIXED = {
     "fixed_voice_challenge": CHALLENGE,
     "fixed_face_turn": "right",
 }
+
+
+def blank_png(width: int, height: int) -> bytes:
+    """A plain PNG frame: a few kilobytes however many pixels it has."""
+    buffer = io.BytesIO()
+    Image.new("L", (width, height), 128).save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 def jpeg(rgb: np.ndarray) -> bytes:
@@ -226,6 +237,18 @@ def test_unanswered_challenges_count_as_failed_log_ins(
     assert challenger.post("/log_in", username=hamilton).status_code == 429
 
 
+def test_a_failed_challenge_counts_once_for_its_log_in(
+    app, challenger: Challenger, hamilton: str
+) -> None:  # type: ignore[no-untyped-def]
+    challenger.challenge()
+    assert challenger.turn(hamilton, still_burst()).status_code == 422
+    assert challenger.say(hamilton, jackson_reading(CHALLENGE)).status_code == 200
+    # The burst was not kept: the log-in stops at the missing photo without a second count.
+    assert challenger.post("/log_in", username=hamilton).status_code == 400
+    database = app.extensions["facevoice"].database
+    assert lockout_state(database, hamilton, LockoutPolicy()).consecutive_failures == 1
+
+
 @pytest.mark.parametrize("frames", [["not base64!"] * 8, ["aGVsbG8="] * 3, "aGVsbG8=", [], [1] * 8])
 def test_malformed_bursts_are_4xx(challenger: Challenger, hamilton: str, frames: Any) -> None:
     challenger.challenge()
@@ -253,3 +276,88 @@ def test_fixed_challenges_are_refused_outside_tests(data_dir, models) -> None:  
                 "fixed_voice_challenge": CHALLENGE,
             }
         )
+
+
+@pytest.fixture
+def decoded_frames(monkeypatch) -> list[int]:  # type: ignore[no-untyped-def]
+    """One entry per photo or frame the log-in decodes."""
+    calls: list[int] = []
+    real_load_image = accounts.load_image
+
+    def counting(*args: Any, **kwargs: Any) -> np.ndarray:
+        calls.append(1)
+        return real_load_image(*args, **kwargs)
+
+    monkeypatch.setattr(accounts, "load_image", counting)
+    return calls
+
+
+def failures(app, username: str) -> int:  # type: ignore[no-untyped-def]
+    """Consecutive failed log-ins the lockout counts for ``username``."""
+    services = app.extensions[EXTENSION]
+    state = lockout_state(services.database, username, services.accounts.lockout)
+    return state.consecutive_failures
+
+
+def test_frame_over_full_hd_is_413_before_any_frame_is_decoded(
+    challenger: Challenger, hamilton: str, decoded_frames: list[int]
+) -> None:
+    challenger.challenge()
+    answer = challenger.turn(hamilton, [*turn_burst()[:7], blank_png(1921, 1080)])
+    assert answer.status_code == 413
+    assert "1920×1080" in answer.json["message"]
+    assert decoded_frames == []
+
+
+def test_burst_over_the_total_pixel_cap_is_413_before_any_frame_is_decoded(
+    challenger: Challenger, hamilton: str, decoded_frames: list[int]
+) -> None:
+    challenger.challenge()
+    answer = challenger.turn(hamilton, [blank_png(1280, 720)] * 40)  # 36.9 million pixels
+    assert answer.status_code == 413
+    assert "pixels in all" in answer.json["message"]
+    assert decoded_frames == []
+
+
+def test_oversized_bursts_are_not_failed_log_ins_of_the_name(
+    app, challenger: Challenger, hamilton: str
+) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(6):
+        challenger.challenge()
+        assert challenger.turn(hamilton, [blank_png(2000, 1200)] * 8).status_code == 413
+    assert failures(app, hamilton) == 0
+    challenger.challenge()
+    assert challenger.turn(hamilton, turn_burst()).status_code == 200
+
+
+@pytest.mark.parametrize("settings_overrides", [{**FIXED, "ratelimit_per_ip": "4 per minute"}])
+def test_oversized_bursts_count_for_the_clients_rate_limit(
+    challenger: Challenger, hamilton: str
+) -> None:
+    # The sign-up's photo was the first of the four; three oversized bursts use the rest.
+    for _ in range(3):
+        challenger.challenge()
+        assert challenger.turn(hamilton, [blank_png(1280, 720)] * 40).status_code == 413
+    assert challenger.turn(hamilton, turn_burst()).status_code == 429
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (1080, 1920), (640, 480)])
+def test_webcam_and_upright_phone_frames_fit_the_frame_limit(size: tuple[int, int]) -> None:
+    check_burst_size([size] * 8, 1920, 1080, 24_000_000)
+
+
+@pytest.mark.parametrize("size", [(1921, 1080), (1200, 1200), (1080, 1921)])
+def test_frames_over_the_frame_limit_either_way_up_are_too_large(size: tuple[int, int]) -> None:
+    with pytest.raises(TooLarge):
+        check_burst_size([size], 1920, 1080, 24_000_000)
+
+
+def test_default_burst_limits_fit_the_pages_burst() -> None:
+    defaults = Settings()
+    assert (defaults.max_frame_width_px, defaults.max_frame_height_px) == (1920, 1080)
+    check_burst_size(
+        [(640, 480)] * 40,
+        defaults.max_frame_width_px,
+        defaults.max_frame_height_px,
+        defaults.max_burst_pixels,
+    )

@@ -1,5 +1,9 @@
 """Issue 4.9: over a thousand generated bad inputs to every POST; each gets a 4xx JSON answer.
 
+Media inputs include every class the hardening issue's probe found: text FFmpeg reads as a
+network session or a playlist (SDP, ffconcat, HLS), magic bytes of one container before the
+body of another, truncated headers of every accepted format, and pictures of other formats.
+
 After the run no file exists outside the data folder, and the registered user still logs in.
 """
 
@@ -18,7 +22,10 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from facevoice import create_app
-from facevoice.biometrics.audio import SAMPLE_RATE, wav_bytes
+from facevoice.biometrics import audio, images
+from facevoice.biometrics.audio import SAMPLE_RATE, sniff_audio_format, wav_bytes
+from facevoice.biometrics.images import sniff_image_format
+from facevoice.web.requests import json_depth
 from tests import media
 from tests.conftest import WITHOUT_CHALLENGES, Visitor
 
@@ -42,9 +49,70 @@ def image_bomb() -> bytes:
     return buffer.getvalue()
 
 
+def picture_as(fmt: str, size: tuple[int, int] = (48, 32)) -> bytes:
+    """A small picture saved in one of Pillow's formats."""
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (90, 140, 200)).save(buffer, fmt)
+    return buffer.getvalue()
+
+
 TEN_MINUTES = wav_bytes(np.zeros(10 * 60 * 8_000, dtype=np.float32), sample_rate=8_000)
 OBAMA = media.photo("obama.jpg")
 PHRASE = media.phrase(media.SPEAKER_A, 0)
+PHRASE_SAMPLES = media.utterance(media.SPEAKER_A)[: 2 * SAMPLE_RATE]
+# Every container the server accepts, encoded: their headers get cut and their magic swapped.
+RECORDINGS = {
+    name: media.encode(PHRASE_SAMPLES, name, codec)
+    for name, codec in [
+        ("wav", "pcm_s16le"),
+        ("webm", "libopus"),
+        ("ogg", "libopus"),
+        ("flac", "flac"),
+        ("mp3", "libmp3lame"),
+    ]
+}
+AUDIO_MAGIC = [
+    b"RIFF\x00\x00\x00\x00WAVE",
+    b"\x1a\x45\xdf\xa3",
+    b"OggS",
+    b"fLaC",
+    b"ID3",
+    b"\xff\xfb",
+]
+PICTURES = {fmt: picture_as(fmt) for fmt in ["JPEG", "PNG", "WEBP"]}
+IMAGE_MAGIC = [b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"RIFF\x00\x00\x00\x00WEBP"]
+OTHER_PICTURES = [
+    picture_as(fmt) for fmt in ["GIF", "BMP", "TIFF", "ICO", "PPM", "TGA", "PCX", "JPEG2000", "SGI"]
+]
+
+# Text FFmpeg reads, when left to guess, as a network session or a list of other inputs.
+lines = st.text(st.characters(codec="ascii", exclude_characters="\x00"), max_size=60)
+media_texts = st.one_of(
+    st.builds(
+        lambda port, ip, rest: (
+            f"v=0\r\no=- 0 0 IN IP4 {ip}\r\ns=x\r\nc=IN IP4 {ip}\r\nt=0 0\r\n"
+            f"m=audio {port} RTP/AVP 0\r\n{rest}"
+        ),
+        st.integers(1, 65535),
+        st.sampled_from(["0.0.0.0", "127.0.0.1", "224.0.0.1"]),
+        lines,
+    ),
+    st.builds(
+        lambda target, rest: f"ffconcat version 1.0\nfile '{target}'\n{rest}",
+        st.sampled_from(
+            ["/etc/passwd", "http://127.0.0.1:9/a.wav", "concat:/etc/hosts|/etc/hosts"]
+        ),
+        lines,
+    ),
+    st.builds(
+        lambda target, rest: f"#EXTM3U\n#EXTINF:10,\n{target}\n{rest}",
+        st.sampled_from(["http://127.0.0.1:9/a.ts", "file:///etc/passwd", "/etc/passwd"]),
+        lines,
+    ),
+    st.builds(lambda rest: f"#EXTM3U\n#EXT-X-TARGETDURATION:10\n{rest}\n#EXT-X-ENDLIST\n", lines),
+    st.sampled_from(["concat:/etc/passwd|/etc/hosts", "file:/etc/passwd", "udp://0.0.0.0:47000"]),
+    lines.filter(lambda text: text != "" and not sniffed(text.encode())),
+).map(str.encode)
 
 bad_usernames = st.one_of(
     st.sampled_from(
@@ -84,6 +152,15 @@ bad_images = st.one_of(
     st.just(b64(media.picture())),  # no face
     st.just(b64(media.photo("two_people.jpg"))),
     st.just(b64(PHRASE)),  # a recording sent as a photo
+    st.sampled_from(OTHER_PICTURES).map(b64),  # GIF, BMP, TIFF...: never handed to Pillow
+    st.sampled_from([b"\x89PNG\r\n\x1a\n" + OBAMA, b"\xff\xd8\xff" + PICTURES["PNG"]]).map(b64),
+    st.tuples(st.sampled_from(sorted(PICTURES)), st.integers(0, 120)).map(
+        lambda cut: b64(PICTURES[cut[0]][: cut[1]])  # truncated headers
+    ),
+    st.tuples(st.sampled_from(IMAGE_MAGIC), st.binary(max_size=300)).map(
+        lambda m: b64(m[0] + m[1])
+    ),
+    media_texts.map(b64),
     st.just("data:image/png;base64," + "A" * 10),
     st.integers(),
     st.none(),
@@ -98,6 +175,17 @@ bad_audio = st.one_of(
     st.just(b64(media.noise())),
     st.just(b64(TEN_MINUTES)),
     st.just(b64(OBAMA)),  # a photo sent as a recording
+    media_texts.map(b64),  # SDP, ffconcat, HLS...: never handed to FFmpeg
+    st.tuples(st.sampled_from(sorted(RECORDINGS)), st.integers(0, 400)).map(
+        lambda cut: b64(RECORDINGS[cut[0]][: cut[1]])  # truncated headers
+    ),
+    st.tuples(st.sampled_from(AUDIO_MAGIC), st.sampled_from(sorted(RECORDINGS))).map(
+        lambda m: b64(m[0] + RECORDINGS[m[1]][len(m[0]) :])  # another container's magic
+    ),
+    st.tuples(st.sampled_from(AUDIO_MAGIC), st.binary(max_size=400)).map(
+        lambda m: b64(m[0] + m[1])
+    ),
+    media_texts.map(lambda text: b64(RECORDINGS["wav"][:44] + text)),  # a WAV header, then text
     st.floats(min_value=0.01, max_value=0.9).map(
         lambda s: b64(wav_bytes(np.zeros(int(s * SAMPLE_RATE), dtype=np.float32)))
     ),
@@ -105,6 +193,11 @@ bad_audio = st.one_of(
     st.none(),
     st.lists(st.integers(), max_size=3),
 )
+
+
+def sniffed(data: bytes) -> bool:
+    """Whether bytes start like a recording or a picture the server accepts."""
+    return sniff_audio_format(data) is not None or sniff_image_format(data) is not None
 
 
 def media_username_ok(value: str) -> bool:
@@ -176,6 +269,37 @@ def test_bad_recordings_get_a_4xx_json_answer(fuzz_env, username, flow, audio, a
 
 
 @settings(FUZZ, max_examples=150)
+@given(text=media_texts, flow=st.sampled_from(["sign_up", "log_in"]))
+def test_text_formats_as_recordings_are_415_and_never_reach_ffmpeg(fuzz_env, text, flow) -> None:  # type: ignore[no-untyped-def]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(audio.av, "open", refuse_to_open)
+        answer = post(
+            fuzz_env["visitor"],
+            "/record_voice",
+            {"username": "alice", "flow": flow, "audio": b64(text)},
+        )
+    assert answer.status_code == 415
+
+
+@settings(FUZZ, max_examples=100)
+@given(picture=st.sampled_from(OTHER_PICTURES) | media_texts)
+def test_other_picture_formats_are_415_and_never_reach_pillow(fuzz_env, picture) -> None:  # type: ignore[no-untyped-def]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(images.Image, "open", refuse_to_open)
+        answer = post(
+            fuzz_env["visitor"],
+            "/take_photo",
+            {"username": "alice", "flow": "sign_up", "image": b64(picture)},
+        )
+    assert answer.status_code == 415
+
+
+def refuse_to_open(*args: Any, **kwargs: Any) -> None:
+    """Stands in for a decoder's open call that must not happen."""
+    raise AssertionError("the upload reached the decoder")
+
+
+@settings(FUZZ, max_examples=150)
 @given(username=bad_usernames, extra=st.dictionaries(st.text(max_size=8), st.text(max_size=8)))
 def test_bad_sign_ups_get_a_4xx_json_answer(fuzz_env, username, extra) -> None:  # type: ignore[no-untyped-def]
     post(fuzz_env["visitor"], "/sign_up", {**extra, "username": username})
@@ -227,3 +351,27 @@ def test_after_the_run_the_registered_user_still_logs_in(fuzz_env) -> None:  # t
     visitor: Visitor = fuzz_env["visitor"]
     answer = visitor.log_in("obama", media.photo("obama2.jpg"), media.phrase(media.SPEAKER_A, 3))
     assert answer.status_code == 200, answer.json
+
+
+def nesting(value: Any) -> int:
+    """How deeply arrays and objects nest in a JSON value."""
+    if isinstance(value, list):
+        return 1 + max((nesting(v) for v in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((nesting(v) for v in value.values()), default=0)
+    return 0
+
+
+json_texts = st.text(st.sampled_from('ab[]{}"\\/:,\n é'), max_size=8)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | json_texts,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(json_texts, inner, max_size=3),
+    max_leaves=30,
+)
+
+
+@settings(FUZZ, max_examples=500)
+@given(value=json_values, encoding=st.sampled_from(["utf-8", "utf-16", "utf-32"]))
+def test_json_depth_counts_what_a_parser_nests(value: Any, encoding: str) -> None:
+    text = json.dumps(value, ensure_ascii=False)
+    assert json_depth(text.encode(encoding)) == nesting(value)

@@ -74,11 +74,18 @@ def test_both_servers_are_ready_with_postgresql_and_redis(cluster) -> None:  # t
     for server in cluster:
         checks = HttpVisitor(server.url).get("/readyz").json()["checks"]
         assert checks == {
-            "models": True,
-            "database": True,
-            "redis:ratelimit": True,
-            "redis:attempts": True,
+            "models": {"ok": True},
+            "database": {"ok": True},
+            "redis:ratelimit": {"ok": True},
+            "redis:attempts": {"ok": True},
+            "ratelimit": {"ok": True, "storage": "redis"},
         }
+
+
+def test_answers_do_not_name_the_server_software(cluster) -> None:  # type: ignore[no-untyped-def]
+    for server in cluster:
+        for path in ("/", "/healthz", "/no-such-page"):
+            assert "Server" not in HttpVisitor(server.url).get(path).headers
 
 
 def test_user_signed_up_on_one_server_logs_in_on_the_other(cluster) -> None:  # type: ignore[no-untyped-def]
@@ -108,7 +115,10 @@ def test_lockout_earned_on_one_server_holds_on_the_other(cluster) -> None:  # ty
 
 
 def test_serve_runs_one_sync_worker_per_configured_process() -> None:
-    options = gunicorn_options(Settings(workers=3, host="0.0.0.0", port=8000))
+    settings = Settings(
+        workers=3, host="0.0.0.0", port=8000, ratelimit_storage_url="redis://127.0.0.1:6379"
+    )
+    options = gunicorn_options(settings)
     assert options["workers"] == 3
     assert options["bind"] == "0.0.0.0:8000"
     assert options["worker_class"] == "sync"
@@ -120,15 +130,19 @@ def test_readyz_fails_when_the_database_is_unreachable(app) -> None:  # type: ig
     app.extensions["facevoice"] = dataclasses.replace(services, database=unreachable)
     answer = app.test_client().get("/readyz")
     assert answer.status_code == 503
-    assert answer.json["checks"]["database"] is False
-    assert answer.json["checks"]["models"] is True
+    database = answer.json["checks"]["database"]
+    assert database["ok"] is False
+    assert "Connection refused" in database["reason"]
+    assert answer.json["checks"]["models"] == {"ok": True}
 
 
 @pytest.mark.parametrize("settings_overrides", [{"ratelimit_storage_url": "redis://127.0.0.1:1"}])
 def test_readyz_fails_when_redis_is_unreachable(client) -> None:  # type: ignore[no-untyped-def]
     answer = client.get("/readyz")
     assert answer.status_code == 503
-    assert answer.json["checks"]["redis:ratelimit"] is False
+    redis_check = answer.json["checks"]["redis:ratelimit"]
+    assert redis_check["ok"] is False
+    assert "refused" in redis_check["reason"]
     # Requests still work, limited per process, rather than failing.
     assert client.get("/sign_up?username=alice", headers={"Accept": "application/json"}).json == {
         "username": "alice",

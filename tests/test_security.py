@@ -6,23 +6,28 @@ import datetime as dt
 import io
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 import pytest
 from click.testing import CliRunner
 from flask import Flask
 from PIL import Image
+from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
-from facevoice import create_app
+from facevoice import accounts, create_app
+from facevoice.biometrics import audio
 from facevoice.cli import main as cli
 from facevoice.config import Settings
 from facevoice.storage.database import AuditEvent, Database, User
 from facevoice.storage.lockout import LockoutPolicy, lockout_state, record_failure
 from facevoice.storage.templates import FACE, TemplateCipher, TemplateKeyError, parse_key
-from facevoice.web.security import SEEN_AT
+from facevoice.web.requests import json_depth
+from facevoice.web.security import SEEN_AT, request_username
 from tests import media
 from tests.conftest import WITHOUT_CHALLENGES, Visitor
 
@@ -394,6 +399,20 @@ def test_every_attempt_is_audited_with_scores(app: Flask, visitor: Visitor, enro
     assert accepted.face_distance < limit and accepted.client_ip == "127.0.0.1"
 
 
+def test_sign_up_writes_the_user_and_its_audit_entry_together(app: Flask, visitor: Visitor) -> None:
+    def audit_log_fails(*_args: Any) -> None:
+        raise RuntimeError("the audit log is unavailable")
+
+    phrases = [media.phrase(media.SPEAKER_A, i) for i in range(3)]
+    sa_event.listen(AuditEvent, "before_insert", audit_log_fails)
+    try:
+        answer = visitor.sign_up("obama", media.photo("obama.jpg"), phrases)
+    finally:
+        sa_event.remove(AuditEvent, "before_insert", audit_log_fails)
+    assert answer.json["ok"] is False
+    assert stored_users(app) == []
+
+
 def test_unknown_user_is_compared_like_a_known_one(app: Flask, visitor: Visitor) -> None:
     wrong_face_log_in(visitor, "nobody")
     (event,) = audit(app)
@@ -499,3 +518,147 @@ def test_key_rotation_with_keys_in_the_environment(
     assert "FACEVOICE_TEMPLATE_KEY to the new key alone" in result.stdout
     visitor_after = restarted(data_dir, models, template_key=new)
     assert right_log_in(visitor_after, enrolled).status_code == 200
+
+
+# --- 10. Hardening, second round: media formats, nested JSON, raw samples ------------------
+
+SDP = (
+    b"v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=probe\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n"
+    b"m=audio 47000 RTP/AVP 0\r\n"
+)
+
+
+def nested_body(depth: int) -> str:
+    """A JSON object naming a valid user, with arrays nested ``depth`` deep under a key."""
+    return '{"username": "alice", "flow": "sign_up", "x": ' + "[" * depth + "]" * depth + "}"
+
+
+def post_raw(visitor: Visitor, path: str, body: str):  # type: ignore[no-untyped-def]
+    """POST a JSON text as it is, with the CSRF header."""
+    headers = {"X-CSRFToken": visitor.token}
+    return visitor.client.post(path, data=body, headers=headers, content_type="application/json")
+
+
+def post_routes(app: Flask) -> list[str]:
+    """Every route of the app that accepts POST."""
+    return sorted(r.rule for r in app.url_map.iter_rules() if "POST" in (r.methods or ()))
+
+
+def test_session_description_as_a_recording_is_415_without_ffmpeg(
+    visitor: Visitor, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    opened: list[Any] = []
+    real_open = av.open
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        opened.append(args)
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(audio.av, "open", spy)
+    start = time.monotonic()
+    answer = visitor.record_voice("alice", "sign_up", SDP)
+    assert answer.status_code == 415
+    assert time.monotonic() - start < 10  # FFmpeg's network demuxer waited about 20 s
+    assert opened == []
+
+
+def test_nested_json_is_400_on_every_post_route(app: Flask, visitor: Visitor) -> None:
+    routes = post_routes(app)
+    assert {"/take_photo", "/record_voice", "/sign_up", "/log_in"} <= set(routes)
+    for route in routes:
+        answer = post_raw(visitor, route, nested_body(1_000))
+        assert answer.status_code == 400, route
+        assert "nests deeper" in answer.json["message"]
+
+
+@pytest.mark.parametrize(
+    "settings_overrides",
+    [{"ratelimit_per_ip": "1000 per minute", "ratelimit_per_username": "2 per minute"}],
+)
+def test_nested_json_does_not_use_up_the_named_users_limit(make_visitor) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(3):
+        assert post_raw(make_visitor(), "/sign_up", nested_body(1_000)).status_code == 400
+    assert make_visitor().post("/sign_up", username="alice").status_code == 400  # not 429
+
+
+def test_the_username_limiter_reads_a_nested_body_without_recursing(app: Flask) -> None:
+    with app.test_request_context(
+        "/sign_up",
+        method="POST",
+        json=None,
+        data=nested_body(5_000),
+        content_type="application/json",
+    ):
+        assert request_username() is None
+    with app.test_request_context(
+        "/sign_up", method="POST", data=nested_body(3), content_type="application/json"
+    ):
+        assert request_username() == "alice"
+
+
+@pytest.mark.parametrize("settings_overrides", [{"max_json_depth": 16}])
+def test_json_nested_within_the_limit_reaches_the_view(visitor: Visitor) -> None:
+    answer = post_raw(visitor, "/sign_up", nested_body(15))
+    assert "nests deeper" not in answer.json["message"]
+    assert "nests deeper" in post_raw(visitor, "/sign_up", nested_body(16)).json["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "depth"),
+    [
+        (b'{"a": "[[[[[[[[{{{{"}', 1),
+        (b'{"a": "\\"[[[[[[[[", "b": [[1]]}', 3),
+        (b'{"a": "\\\\", "b": [[[1]]]}', 4),
+        (json.dumps([[[[{"x": []}]]]]).encode("utf-16"), 6),
+        (b"", 0),
+        (b"\xff\xfe\x00", 0),
+    ],
+)
+def test_json_depth_counts_brackets_outside_strings(body: bytes, depth: int) -> None:
+    assert json_depth(body) == depth
+
+
+def sample_files_during(monkeypatch, data_dir: Path, step: str) -> list[list[Path]]:  # type: ignore[no-untyped-def]
+    """Files other than sealed blobs in ``tmp/`` each time the log-in step ``step`` runs."""
+    seen: list[list[Path]] = []
+    real_step = getattr(accounts, step)
+
+    def watching(*args: Any, **kwargs: Any) -> Any:
+        files = [p for p in (data_dir / "tmp").rglob("*") if p.is_file()]
+        seen.append([p for p in files if p.suffix not in {".bin", ".json"}])
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(accounts, step, watching)
+    return seen
+
+
+def test_photos_are_decoded_from_memory(visitor: Visitor, data_dir: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    seen = sample_files_during(monkeypatch, data_dir, "create_embedding")
+    assert visitor.take_photo("alice", "sign_up", media.photo("obama.jpg")).status_code == 200
+    assert seen == [[]]
+
+
+def test_recordings_are_decoded_from_memory(visitor: Visitor, data_dir: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    seen = sample_files_during(monkeypatch, data_dir, "load_speech")
+    phrase = media.phrase(media.SPEAKER_A, 0)
+    assert visitor.record_voice("alice", "sign_up", phrase).status_code == 200
+    assert seen == [[]]
+
+
+def test_start_up_sweeps_raw_samples_older_than_the_request_timeout(data_dir: Path, models) -> None:  # type: ignore[no-untyped-def]
+    tmp = data_dir / "tmp"
+    crashed, busy = tmp / ("a" * 32), tmp / ("b" * 32)
+    for folder in (crashed, busy):
+        folder.mkdir(parents=True)
+        (folder / "attempt.json").write_text("{}")
+    old = time.time() - 200  # past the 120 s request timeout, within the attempt's 600 s
+    stray = [crashed / name for name in ("img.png", "sample.wav", "face.bin.part", "x.claimed")]
+    for path in stray:
+        path.write_bytes(b"raw")
+        os.utime(path, (old, old))
+    (busy / "img.png").write_bytes(b"raw")  # a request may still be decoding it
+    os.utime(crashed, (old, old))
+    restarted(data_dir, models)
+    assert [p for p in stray if p.exists()] == []
+    assert (crashed / "attempt.json").exists() and (busy / "img.png").exists()
+    assert crashed.stat().st_mtime == pytest.approx(old, abs=1)  # the attempt is no younger

@@ -12,9 +12,17 @@ import sqlalchemy as sa
 from alembic import command
 
 from facevoice.errors import UsernameTaken
+from facevoice.storage import database as database_module
 from facevoice.storage.attempts import LOG_IN, SIGN_UP, AttemptStore
-from facevoice.storage.database import Database, alembic_config, create_user, get_user
+from facevoice.storage.database import (
+    MIGRATIONS,
+    Database,
+    alembic_config,
+    create_user,
+    get_user,
+)
 from facevoice.storage.folders import get_upload_folder, make_dirs, sweep_expired
+from facevoice.storage.sessions import open_login_session, session_user
 from facevoice.storage.templates import TemplateCipher, parse_key
 
 CIPHER = TemplateCipher(parse_key("11" * 32))
@@ -134,3 +142,100 @@ def test_upgrade_from_the_first_schema_keeps_users_and_failure_counts(tmp_path: 
 
 def test_upgrade_from_the_first_schema_on_postgresql(postgres_url: str) -> None:
     upgrade_from_first_schema_keeps_data(postgres_url)
+
+
+def upgrade_from_second_schema_gives_users_public_ids(url: str) -> None:
+    """Users made under revision 0002 get distinct never-reused public ids on upgrade."""
+    command.upgrade(alembic_config(url), "0002")
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        for name in ("alice", "bobby"):
+            connection.execute(
+                sa.text(
+                    "INSERT INTO users (username, username_key, face_template, voice_template, "
+                    "created_at) VALUES (:name, :name, :face, :voice, '2026-01-01 00:00:00+00')"
+                ),
+                {"name": name, "face": b"\x01", "voice": b"\x02"},
+            )
+    engine.dispose()
+    database = Database(url)
+    database.upgrade()
+    create_user(database, "carol", b"face", b"voice")
+    with database.session() as session:
+        ids = [get_user(session, name).public_id for name in ("alice", "bobby", "carol")]
+        assert len(set(ids)) == 3
+        assert all(len(public_id) >= 22 for public_id in ids)
+        assert get_user(session, "alice").face_template == b"\x01"
+        tables = sa.inspect(session.get_bind()).get_table_names()
+        assert "login_sessions" in tables
+    database.dispose()
+
+
+def test_upgrade_from_the_second_schema_gives_existing_users_public_ids(tmp_path: Path) -> None:
+    upgrade_from_second_schema_gives_users_public_ids(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+
+
+def test_upgrade_from_the_second_schema_on_postgresql(postgres_url: str) -> None:
+    upgrade_from_second_schema_gives_users_public_ids(postgres_url)
+
+
+def test_public_ids_are_unique(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'users.sqlite3'}")
+    database.upgrade()
+    first = create_user(database, "alice", b"face", b"voice")
+    with database.session() as session, pytest.raises(sa.exc.IntegrityError):
+        session.execute(
+            sa.text(
+                "INSERT INTO users (public_id, username, username_key, face_template, "
+                "voice_template, created_at) VALUES (:id, 'bobby', 'bobby', x'01', x'02', "
+                "'2026-01-01 00:00:00')"
+            ),
+            {"id": first.public_id},
+        )
+
+
+LATER_MIGRATION = """
+import sqlalchemy as sa
+from alembic import op
+
+revision = "9999"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table("users", recreate="always") as batch:
+        batch.add_column(sa.Column("nickname", sa.String(32), nullable=True))
+
+
+def downgrade():
+    pass
+"""
+
+
+def test_a_later_migration_rebuilding_users_keeps_login_sessions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'users.sqlite3'}"
+    database = Database(url)
+    database.upgrade()
+    user = create_user(database, "alice", b"face", b"voice")
+    token = open_login_session(database, user, 3600)
+    later = tmp_path / "later"
+    later.mkdir()
+    (later / "9999_later.py").write_text(LATER_MIGRATION)
+
+    def with_later_migration(url: str):  # type: ignore[no-untyped-def]
+        config = alembic_config(url)
+        config.set_main_option("path_separator", "os")
+        config.set_main_option(
+            "version_locations", os.pathsep.join([str(MIGRATIONS / "versions"), str(later)])
+        )
+        return config
+
+    monkeypatch.setattr(database_module, "alembic_config", with_later_migration)
+    Database(url).upgrade()
+    assert session_user(database, user.public_id, token, 3600) is not None
+    with database.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1

@@ -1,12 +1,17 @@
 """Decoding recordings to 16 kHz mono float32, and finding the speech in them.
 
 PyAV brings FFmpeg's decoders: WAV, WebM/Opus (Chrome), Ogg/Opus (Firefox), FLAC, MP3.
+The container is recognised from its first bytes and FFmpeg is told which one it is: left
+to guess, FFmpeg also picks formats that open network sockets (SDP) or other files and URLs
+(playlists such as HLS and ffconcat), so such text is refused before FFmpeg sees it.
 """
 
 from __future__ import annotations
 
 import io
 import wave
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -28,6 +33,17 @@ VOICING_MIN_CORRELATION = 0.45  # normalised autocorrelation peak of a voiced fr
 SYLLABLE_SPAN_SECONDS = 0.15  # sound this close to a voiced frame belongs to the syllable
 TRIM_PAD_SECONDS = 0.1
 DECODE_ERRORS = (av.error.FFmpegError, OSError, ValueError, EOFError, IndexError)
+# FFmpeg's names of the demuxers we accept, by what ``sniff_audio_format`` returns.
+DEMUXERS = {
+    "wav": "wav",
+    "matroska": "matroska,webm",
+    "ogg": "ogg",
+    "flac": "flac",
+    "mp3": "mp3",
+}
+HEADER_BYTES = 12
+UNSUPPORTED_MESSAGE = "This is not a recording we can read: send WAV, WebM, Ogg, FLAC or MP3."
+DAMAGED_MESSAGE = "The recording is damaged or incomplete. Record it again."
 
 AudioSource = str | Path | bytes | BinaryIO
 
@@ -49,22 +65,74 @@ class SpeechActivity:
         return float(active[-1] - active[0]) * HOP / SAMPLE_RATE + FRAME / SAMPLE_RATE
 
 
+def sniff_audio_format(header: bytes) -> str | None:
+    """The container a recording's first bytes announce (a key of ``DEMUXERS``), or None."""
+    if header[:4] == b"RIFF" and header[8:12] == b"WAVE":
+        return "wav"
+    if header[:4] == b"\x1a\x45\xdf\xa3":  # EBML: Matroska and WebM
+        return "matroska"
+    if header[:4] == b"OggS":
+        return "ogg"
+    if header[:4] == b"fLaC":
+        return "flac"
+    if header[:3] == b"ID3" or _is_mpeg_audio_frame(header):
+        return "mp3"
+    return None
+
+
+def _is_mpeg_audio_frame(header: bytes) -> bool:
+    """An MPEG audio frame header: 11 sync bits, then a layer other than the reserved 00
+    (which is how ADTS AAC starts)."""
+    if len(header) < 2 or header[0] != 0xFF:
+        return False
+    return header[1] & 0xE0 == 0xE0 and header[1] & 0x06 != 0
+
+
+@contextmanager
+def _binary(source: AudioSource) -> Iterator[BinaryIO]:
+    """The source as an open binary stream: FFmpeg then reads bytes, never a name or URL."""
+    if isinstance(source, bytes):
+        yield io.BytesIO(source)
+    elif isinstance(source, str | Path):
+        with Path(source).open("rb") as stream:
+            yield stream
+    else:
+        yield source
+
+
+def open_recording(stream: BinaryIO) -> av.container.InputContainer:
+    """Open a recording in the container its first bytes announce, and no other.
+
+    FFmpeg may open nothing but local files from it (no network, no playlist, no ``concat``),
+    and only the one demuxer. Raises ``UnsupportedMedia`` for data of any other kind.
+    """
+    start = stream.tell()
+    container_format = sniff_audio_format(stream.read(HEADER_BYTES))
+    stream.seek(start)
+    if container_format is None:
+        raise UnsupportedMedia(UNSUPPORTED_MESSAGE)
+    options = {"protocol_whitelist": "file", "format_whitelist": DEMUXERS[container_format]}
+    try:
+        return av.open(
+            stream,
+            mode="r",
+            format=container_format,
+            container_options=options,
+            metadata_errors="ignore",
+        )
+    except DECODE_ERRORS:
+        raise BadInput(DAMAGED_MESSAGE) from None
+
+
 def decode_audio(source: AudioSource, max_seconds: float) -> np.ndarray:
     """Decode a recording to 16 kHz mono float32 in [-1, 1].
 
-    Raises ``UnsupportedMedia`` when the data is no recording FFmpeg knows, ``BadInput``
-    when it is damaged, and ``BadAudio`` when it lasts longer than ``max_seconds`` (decoding
-    stops there, so a long upload costs no more than ``max_seconds`` of audio).
+    Raises ``UnsupportedMedia`` when the data is no WAV, WebM/Matroska, Ogg, FLAC or MP3
+    (told by its first bytes), ``BadInput`` when it is damaged, and ``BadAudio`` when it lasts
+    longer than ``max_seconds`` (decoding stops there, so a long upload costs no more than
+    ``max_seconds`` of audio). Bytes are decoded in memory: nothing is written to disk.
     """
-    if isinstance(source, bytes):
-        source = io.BytesIO(source)
-    try:
-        container = av.open(source, mode="r", metadata_errors="ignore")
-    except DECODE_ERRORS:
-        raise UnsupportedMedia(
-            "This is not a recording we can read: send WAV, WebM, Ogg, FLAC or MP3."
-        ) from None
-    with container:
+    with _binary(source) as stream, open_recording(stream) as container:
         if not container.streams.audio:
             raise UnsupportedMedia("The file holds no sound.")
         limit = int(max_seconds * SAMPLE_RATE)
@@ -84,7 +152,7 @@ def decode_audio(source: AudioSource, max_seconds: float) -> np.ndarray:
             for chunk in resampler.resample(None):
                 chunks.append(chunk.to_ndarray().reshape(-1))
         except DECODE_ERRORS:
-            raise BadInput("The recording is damaged or incomplete. Record it again.") from None
+            raise BadInput(DAMAGED_MESSAGE) from None
     if not chunks:
         raise BadAudio("The recording is empty. Check your microphone and record again.")
     samples = np.concatenate(chunks).astype(np.float32, copy=False)

@@ -29,7 +29,7 @@ from typing import Literal
 import numpy as np
 
 from facevoice.biometrics.face import FaceModel, verify_face
-from facevoice.errors import BadInput
+from facevoice.errors import BadInput, TooLarge
 
 Side = Literal["left", "right"]
 SIDES: tuple[Side, ...] = ("left", "right")
@@ -199,10 +199,35 @@ def read_frame(rgb: np.ndarray, model: FaceModel) -> tuple[FrameReading, np.ndar
 
 
 def check_frame_count(count: int, rules: HeadTurnRules) -> None:
+    """Raise ``BadInput`` unless a burst holds ``min_frames`` to ``max_frames`` frames."""
     if not rules.min_frames <= count <= rules.max_frames:
         raise BadInput(
             f"The head-turn capture needs {rules.min_frames} to {rules.max_frames} frames; "
             f"{count} were sent. Capture again."
+        )
+
+
+def check_burst_size(
+    sizes: Sequence[tuple[int, int]], max_width: int, max_height: int, max_total_pixels: int
+) -> None:
+    """Raise ``TooLarge`` when a frame of a burst exceeds ``max_width``×``max_height`` (either
+    way up, for a phone held upright) or all frames together exceed ``max_total_pixels``.
+
+    ``sizes`` are (width, height) read from the frames' headers: call this before decoding
+    any frame, so an oversized burst costs nothing.
+    """
+    long_side, short_side = max(max_width, max_height), min(max_width, max_height)
+    for index, (width, height) in enumerate(sizes):
+        if max(width, height) > long_side or min(width, height) > short_side:
+            raise TooLarge(
+                f"Frame {index + 1} of the head-turn capture has {width}×{height} pixels; "
+                f"frames of at most {max_width}×{max_height} are accepted."
+            )
+    total = sum(width * height for width, height in sizes)
+    if total > max_total_pixels:
+        raise TooLarge(
+            f"The head-turn capture has {total:,} pixels in all; at most {max_total_pixels:,} "
+            "are accepted. Send smaller frames or fewer of them."
         )
 
 
@@ -311,4 +336,3 @@ def judge_head_turn(
         best_frame=best,
         embedding=embeddings[best] if best is not None else None,
     )
-

@@ -1,8 +1,8 @@
 """Sign-ups and log-ins in progress.
 
 An attempt belongs to one client session (the web layer keeps its id in the session), one
-username and one flow. Raw photos and recordings only pass through the attempt's folder in
-``tmp/`` within the request that brought them; what the attempt keeps between requests is
+username and one flow. Raw photos and recordings are decoded in memory within the request
+that brought them and never written to disk; what the attempt keeps between requests is
 sealed embeddings, in ``tmp/<attempt-id>/`` by default or in Redis when several machines
 must share them.
 """
@@ -13,11 +13,9 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -91,7 +89,7 @@ class FolderBlobs:
             return None
 
     def names(self, attempt_id: str) -> list[str]:
-        """Names of the blob files (not partial writes, not raw samples)."""
+        """Names of the blob files (not partial writes, nor raw samples of older versions)."""
         folder = get_upload_folder(self.tmp_dir, attempt_id, create=False)
         try:
             return [p.name for p in folder.iterdir() if p.suffix in {".bin", ".json"}]
@@ -120,13 +118,35 @@ class FolderBlobs:
         remove_folder(get_upload_folder(self.tmp_dir, attempt_id, create=False))
 
 
+def is_redis_url(url: str) -> bool:
+    """Whether a storage URL names a Redis server (TCP, TLS or a Unix socket)."""
+    return url.startswith(("redis://", "rediss://", "unix://"))
+
+
+def redis_options(timeout_seconds: float) -> dict[str, Any]:
+    """Redis client options that bound every call by ``timeout_seconds``.
+
+    redis-py retries a failed call 10 times by default (15 s on a frozen server); we retry
+    once, and only a broken connection (as after a restart), never a timeout.
+    """
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return {
+        "socket_connect_timeout": timeout_seconds,
+        "socket_timeout": timeout_seconds,
+        "retry": Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+    }
+
+
 class RedisBlobs:
     """Blobs in one Redis hash per attempt, expiring ``timeout_seconds`` after last use."""
 
-    def __init__(self, url: str, timeout_seconds: float) -> None:
+    def __init__(self, url: str, timeout_seconds: float, call_timeout_seconds: float) -> None:
         import redis
 
-        self.client = redis.Redis.from_url(url)
+        self.client = redis.Redis.from_url(url, **redis_options(call_timeout_seconds))
         self.timeout_seconds = int(timeout_seconds)
 
     def _key(self, attempt_id: str) -> str:
@@ -188,16 +208,6 @@ class Attempt:
     def belongs_to(self, username: str, flow: str) -> bool:
         """Whether this attempt is the one of ``username`` in ``flow``."""
         return self.flow == flow and username_key(self.username) == username_key(username)
-
-    @property
-    def photo_path(self) -> Path:
-        """Where an uploaded photo waits while it is embedded."""
-        return self.scratch / "img.png"
-
-    @property
-    def recording_path(self) -> Path:
-        """Where a recording waits while it is decoded."""
-        return self.scratch / ("reference.wav" if self.flow == SIGN_UP else "sample.wav")
 
     def save_face(self, embedding: np.ndarray) -> None:
         """Keep the face embedding, replacing an earlier one (and any earlier burst)."""
@@ -327,26 +337,19 @@ class AttemptStore:
         )
 
 
-def attempt_blobs(url: str, tmp_dir: str | Path, timeout_seconds: float) -> AttemptBlobs:
-    """The store for pending attempts: ``redis://...`` or, when empty, the local ``tmp/``."""
-    if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisBlobs(url, timeout_seconds)
+def attempt_blobs(
+    url: str, tmp_dir: str | Path, timeout_seconds: float, call_timeout_seconds: float = 2.0
+) -> AttemptBlobs:
+    """The store for pending attempts: ``redis://...`` or, when empty, the local ``tmp/``.
+
+    Attempts expire ``timeout_seconds`` after last use; one Redis call waits at most
+    ``call_timeout_seconds``.
+    """
+    if is_redis_url(url):
+        return RedisBlobs(url, timeout_seconds, call_timeout_seconds)
     if url:
         raise ValueError(f"unsupported attempt store {url!r}: use redis://host:port/db")
     return FolderBlobs(tmp_dir, timeout_seconds)
-
-
-@contextmanager
-def sample_file(path: Path, data: bytes) -> Iterator[Path]:
-    """Write an uploaded sample to ``path`` and delete it on leaving, whatever happened."""
-    path.parent.mkdir(mode=0o700, exist_ok=True)
-    try:
-        write_atomically(path, data)
-        yield path
-    finally:
-        path.unlink(missing_ok=True)
-        with suppress(OSError):
-            path.parent.rmdir()  # only if empty: when attempts live in Redis
 
 
 def write_atomically(path: Path, data: bytes) -> None:

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import time
+from contextlib import suppress
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 ATTEMPT_ID = re.compile(r"^[0-9a-f]{32}$")
+# Files a request writes and deletes itself, left behind only when its process died: raw
+# samples of versions before photos and recordings were decoded in memory, and half-done
+# writes (``.part``) or claims (``.claimed``) of attempt blobs.
+STRAY_NAMES = frozenset({"img.png"})
+STRAY_SUFFIXES = frozenset({".wav", ".part", ".claimed"})
 
 
 def make_dirs(data_dir: str | Path) -> tuple[Path, Path]:
@@ -54,4 +61,40 @@ def sweep_expired(tmp_dir: str | Path, max_age_seconds: float, now: float | None
             removed += 1
     if removed:
         log.info("swept %d expired attempt(s) from %s", removed, tmp_dir)
+    return removed
+
+
+def is_stray_file(path: Path) -> bool:
+    """Whether a file in an attempt folder is one a dead request left behind."""
+    return path.name in STRAY_NAMES or path.suffix in STRAY_SUFFIXES
+
+
+def sweep_stray_files(tmp_dir: str | Path, max_age_seconds: float, now: float | None = None) -> int:
+    """Delete raw samples and partial writes older than ``max_age_seconds`` (the longest a
+    request may run) from the attempt folders; return how many went.
+
+    The attempt's own age (its folder's time) is kept, so sweeping does not prolong it.
+    """
+    now = time.time() if now is None else now
+    removed = 0
+    for folder in Path(tmp_dir).iterdir():
+        try:
+            if not folder.is_dir():
+                continue
+            times = folder.stat()
+            stale = [
+                p
+                for p in folder.iterdir()
+                if is_stray_file(p) and now - p.stat().st_mtime > max_age_seconds
+            ]
+        except FileNotFoundError:
+            continue
+        for path in stale:
+            path.unlink(missing_ok=True)
+        if stale:
+            removed += len(stale)
+            with suppress(OSError):
+                os.utime(folder, ns=(times.st_atime_ns, times.st_mtime_ns))
+    if removed:
+        log.info("swept %d stray sample file(s) from %s", removed, tmp_dir)
     return removed

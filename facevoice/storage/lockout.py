@@ -2,6 +2,10 @@
 
 Counters live in SQL, so they survive restarts and hold across worker processes and
 machines. They are kept per username whether or not the name is registered.
+
+A log-in reserves its try with :func:`reserve_attempt` before any comparison: one atomic
+statement checks the lockout and counts the try as a failure, and a success clears it. A
+separate check and count would let parallel log-ins all pass the check before any counts.
 """
 
 from __future__ import annotations
@@ -10,9 +14,10 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 
 from facevoice.storage.attempts import username_key
 from facevoice.storage.database import Database, LoginFailures, utcnow
@@ -42,13 +47,100 @@ class LockoutState:
 def lockout_state(
     database: Database, username: str, policy: LockoutPolicy, now: dt.datetime | None = None
 ) -> LockoutState:
-    """May ``username`` try to log in now?"""
+    """May ``username`` try to log in now? (A read only: :func:`reserve_attempt` decides.)"""
     now = now or utcnow()
     with database.session() as session:
-        row = session.get(LoginFailures, username_key(username))
-        if row is None:
-            return LockoutState(allowed=True)
-        count, last, disabled = row.consecutive, row.last_failed_at, row.disabled
+        return _state_of(session.get(LoginFailures, username_key(username)), policy, now)
+
+
+def reserve_attempt(
+    database: Database, username: str, policy: LockoutPolicy, now: dt.datetime | None = None
+) -> LockoutState:
+    """Check the lockout and count one try as a failure, in one atomic step.
+
+    Allowed means the try was counted (clear it with :func:`reset_failures` on success);
+    otherwise nothing changed and the state says for how long or why. However many log-ins
+    run at once, on any number of workers, at most ``policy.wait_after`` are allowed, and
+    then one per ``wait_seconds``. The wait runs from the reservation of the last try.
+    """
+    now = now or utcnow()
+    key = username_key(username)
+    with database.session() as session:
+        dialect = session.get_bind().dialect.name
+        reserve = _reserve_by_upsert if dialect in UPSERTS else _reserve_by_row_lock
+        count = reserve(session, key, policy, now)
+    if count is not None:
+        return LockoutState(allowed=True, consecutive_failures=count)
+    state = lockout_state(database, username, policy, now)
+    if state.allowed:
+        # The wait ended between the two statements: this try still was not counted.
+        return LockoutState(
+            allowed=False, retry_after_seconds=1, consecutive_failures=state.consecutive_failures
+        )
+    return state
+
+
+def _may_try(policy: LockoutPolicy, now: dt.datetime) -> ColumnElement[bool]:
+    """The rule of :func:`_state_of` in SQL, on the stored row."""
+    waited_since = now - dt.timedelta(seconds=policy.wait_seconds)
+    return and_(
+        LoginFailures.disabled.is_(False),
+        LoginFailures.consecutive < policy.disable_after,
+        or_(
+            LoginFailures.consecutive < policy.wait_after,
+            LoginFailures.last_failed_at.is_(None),
+            LoginFailures.last_failed_at <= waited_since,
+        ),
+    )
+
+
+def _reserve_by_upsert(
+    session: Session, key: str, policy: LockoutPolicy, now: dt.datetime
+) -> int | None:
+    # INSERT ... ON CONFLICT DO UPDATE ... WHERE ... RETURNING: PostgreSQL locks the row and
+    # evaluates the WHERE on its newest version; SQLite runs the statement under its write
+    # lock. Either way no two tries see the same count.
+    statement = UPSERTS[session.get_bind().dialect.name](LoginFailures).values(
+        username_key=key,
+        consecutive=1,
+        last_failed_at=now,
+        disabled=policy.disable_after <= 1,
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=[LoginFailures.username_key],
+        set_={
+            "consecutive": LoginFailures.consecutive + 1,
+            "last_failed_at": now,
+            "disabled": LoginFailures.consecutive + 1 >= policy.disable_after,
+        },
+        where=_may_try(policy, now),
+    ).returning(LoginFailures.consecutive)
+    count = session.execute(statement).scalar()
+    return None if count is None else int(count)
+
+
+def _reserve_by_row_lock(
+    session: Session, key: str, policy: LockoutPolicy, now: dt.datetime
+) -> int | None:
+    # Other databases: SELECT ... FOR UPDATE holds the row until the transaction ends.
+    row = session.get(LoginFailures, key, with_for_update=True)
+    if row is None:
+        row = LoginFailures(username_key=key, consecutive=0, disabled=False)
+        session.add(row)
+    elif not _state_of(row, policy, now).allowed:
+        return None
+    row.consecutive += 1
+    row.last_failed_at = now
+    row.disabled = row.consecutive >= policy.disable_after
+    session.flush()
+    return row.consecutive
+
+
+def _state_of(row: LoginFailures | None, policy: LockoutPolicy, now: dt.datetime) -> LockoutState:
+    """The lockout state a counter row stands for."""
+    if row is None:
+        return LockoutState(allowed=True)
+    count, last, disabled = row.consecutive, row.last_failed_at, row.disabled
     if disabled or count >= policy.disable_after:
         return LockoutState(allowed=False, disabled=True, consecutive_failures=count)
     if count >= policy.wait_after and last is not None:
@@ -64,7 +156,10 @@ def lockout_state(
 def record_failure(
     database: Database, username: str, policy: LockoutPolicy, now: dt.datetime | None = None
 ) -> int:
-    """Count one more consecutive failure; return the new count."""
+    """Count one more consecutive failure; return the new count.
+
+    For failures found outside a reserved log-in (a liveness challenge not met at capture).
+    """
     now = now or utcnow()
     key = username_key(username)
     with database.session() as session:

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Callable
 
 from flask import Flask
 from flask_wtf.csrf import CSRFError
+from redis import RedisError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from facevoice.errors import FacevoiceError
+from facevoice.errors import FacevoiceError, ServiceUnavailable, short_reason
 from facevoice.web.requests import answer, wants_json
 
 log = logging.getLogger(__name__)
@@ -21,10 +27,51 @@ HTTP_MESSAGES = {
     415: "This content type is not supported.",
     429: "Too many attempts. Wait a little and try again.",
 }
+OUTAGE_QUIET_SECONDS = 60  # failures closer together than this are one outage
+
+
+class OutageLog:
+    """Logs the first failure of a service in each outage, not every request it fails.
+
+    An outage ends when the service has not failed for ``quiet_seconds``.
+    """
+
+    def __init__(
+        self,
+        quiet_seconds: float = OUTAGE_QUIET_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.quiet_seconds = quiet_seconds
+        self.clock = clock
+        self._last_failure: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def failed(self, service: str, error: BaseException) -> None:
+        """Note a failure of ``service``; log it if it starts an outage."""
+        now = self.clock()
+        with self._lock:
+            last = self._last_failure.get(service)
+            self._last_failure[service] = now
+        if last is None or now - last > self.quiet_seconds:
+            log.error(
+                "%s unavailable, answering 503 until it is back: %s", service, short_reason(error)
+            )
+
+
+def outage_service(error: Exception) -> str | None:
+    """The service an error says is unreachable ("database", "redis"), or None for a bug."""
+    if isinstance(error, RedisError):
+        return "redis"
+    if isinstance(error, OperationalError | InterfaceError | PoolTimeout):
+        return "database"
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return "database"
+    return None
 
 
 def register(app: Flask) -> None:
     """Install the error handlers on the app."""
+    outages = OutageLog()
 
     @app.errorhandler(FacevoiceError)
     def facevoice_error(error: FacevoiceError):  # type: ignore[no-untyped-def]
@@ -51,6 +98,15 @@ def register(app: Flask) -> None:
             if name.lower() != "content-type":
                 response.headers[name] = value
         return response, status
+
+    @app.errorhandler(SQLAlchemyError)
+    @app.errorhandler(RedisError)
+    def service_error(error: Exception):  # type: ignore[no-untyped-def]
+        service = outage_service(error)
+        if service is None:
+            return unexpected_error(error)
+        outages.failed(service, error)
+        return facevoice_error(ServiceUnavailable())
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):  # type: ignore[no-untyped-def]

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template
-from flask_login import login_user
 
 from facevoice.storage.attempts import LOG_IN
 from facevoice.web.requests import answer, client_ip, read_fields, username_field
 from facevoice.web.security import rate_limited, start_login_session
 from facevoice.web.services import services
-from facevoice.web.session import LoginUser, concluding, find_attempt, issue_challenge
+from facevoice.web.session import concluding, find_attempt, issue_challenge
 
 bp = Blueprint("log_in", __name__)
 
@@ -51,6 +50,5 @@ def log_in():  # type: ignore[no-untyped-def]
         user = services().accounts.log_in(username, attempt, client_ip())
     if user is None:
         return answer(401, REFUSED)
-    start_login_session()
-    login_user(LoginUser.of(user))
+    start_login_session(user)
     return answer(200, f"Welcome back, {user.username}.", redirect="/protected")

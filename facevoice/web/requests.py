@@ -4,23 +4,97 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from flask import Response, jsonify, request
 
 from facevoice.errors import BadInput
 from facevoice.storage.attempts import FLOWS
+from facevoice.web.services import services
 
 USERNAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{2,31}")
 DATA_URL_PREFIX = re.compile(r"data:[\w.+/-]*(;[\w.+=-]+)*;base64,", re.ASCII)
+QUOTE = ord('"')
+OPENERS, CLOSERS = (ord("["), ord("{")), (ord("]"), ord("}"))
+# Every byte but quotes and brackets, which are all the depth scan needs to see.
+NOT_STRUCTURE = bytes(sorted(set(range(256)) - {QUOTE, *OPENERS, *CLOSERS}))
+DEPTH_CHUNK = 1 << 20  # bytes scanned at a time: a 20 MB body costs a few MB of memory
+PARSED_JSON = "facevoice.json_body"  # where ``json_body`` keeps its result: the WSGI environ
+
+
+@dataclass
+class DepthScan:
+    """What a scan of quotes and brackets carries from one chunk to the next."""
+
+    in_string: int = 0  # 1 inside a string
+    level: int = 0
+    deepest: int = 0
+
+    def feed(self, chunk: np.ndarray) -> None:
+        """Scan the next quotes and brackets, counting the brackets outside strings."""
+        inside = (self.in_string + np.cumsum(chunk == QUOTE)) % 2
+        opens = (chunk == OPENERS[0]) | (chunk == OPENERS[1])
+        closes = (chunk == CLOSERS[0]) | (chunk == CLOSERS[1])
+        steps = np.where(inside == 0, opens.astype(np.int64) - closes, 0)
+        levels = self.level + np.cumsum(steps)
+        self.deepest = max(self.deepest, int(levels.max()))
+        self.level, self.in_string = int(levels[-1]), int(inside[-1])
+
+
+def json_depth(body: bytes) -> int:
+    """How deeply arrays and objects nest in a JSON text, counted without parsing it.
+
+    Brackets inside strings do not count. For invalid JSON the count may be off past the
+    first error, where a parser stops anyway.
+    """
+    try:
+        encoding = json.detect_encoding(body)
+        if encoding not in {"utf-8", "utf-8-sig"}:
+            # Brackets, quotes and backslashes are single bytes in UTF-8, never part of others.
+            body = body.decode(encoding, "surrogatepass").encode("utf-8", "surrogatepass")
+    except (UnicodeError, LookupError):
+        return 0  # json.loads cannot decode it either: it fails without nesting
+    # Escapes go first, pairs of backslashes before escaped quotes, as a parser reads them.
+    unescaped = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    structure = unescaped.translate(None, NOT_STRUCTURE)
+    scan = DepthScan()
+    for start in range(0, len(structure), DEPTH_CHUNK):
+        size = min(DEPTH_CHUNK, len(structure) - start)
+        scan.feed(np.frombuffer(structure, np.uint8, size, start))
+    return scan.deepest
+
+
+def json_body(max_depth: int) -> Any:
+    """The request's JSON body parsed once (None when it is not valid JSON).
+
+    Raises ``BadInput`` for a body nested deeper than ``max_depth``, before parsing it:
+    a parser would recurse once per level. Every reader of the body goes through this.
+    """
+    if PARSED_JSON not in request.environ:
+        body = request.get_data(cache=True)
+        # With at most max_depth opening brackets a text cannot nest deeper: skip the scan.
+        openers = body.count(b"[") + body.count(b"{")
+        if openers > max_depth and json_depth(body) > max_depth:
+            raise BadInput(f"The JSON body nests deeper than {max_depth} levels.")
+        request.environ[PARSED_JSON] = request.get_json(silent=True)
+    return request.environ[PARSED_JSON]
+
+
+def check_json_body() -> None:
+    """Before any view: refuse a JSON body nested too deeply (400), whatever route it is for."""
+    if request.is_json:
+        json_body(services().settings.max_json_depth)
 
 
 def read_fields() -> Mapping[str, Any]:
     """The request's fields: a JSON object, or form fields of the same names."""
     if request.is_json:
-        data = request.get_json(silent=True)
+        data = json_body(services().settings.max_json_depth)
         if not isinstance(data, dict):
             raise BadInput("The request body must be a JSON object.")
         return data

@@ -16,25 +16,31 @@ from facevoice.storage.attempts import Attempt
 from facevoice.storage.challenges import FACE as FACE_PART
 from facevoice.storage.challenges import VOICE as VOICE_PART
 from facevoice.storage.database import User
+from facevoice.storage.sessions import session_user
 from facevoice.web.services import services
 
 ATTEMPT_KEY = "attempt"
 CHALLENGE_KEY = "challenge"
+LOGIN_SESSION_KEY = "login_session"  # the token of the server-side login session
 
 login_manager = LoginManager()
 
 
 class LoginUser(UserMixin):
-    """The logged-in person as Flask-Login sees them."""
+    """The logged-in person as Flask-Login sees them.
 
-    def __init__(self, user_id: int, username: str) -> None:
-        self.id = str(user_id)
+    Flask-Login's user id is the account's ``public_id``, never the reusable row id: a
+    cookie of a deleted account can then never name whoever signs up next.
+    """
+
+    def __init__(self, public_id: str, username: str) -> None:
+        self.id = public_id
         self.username = username
 
     @classmethod
     def of(cls, user: User) -> LoginUser:
         """The login identity of a stored user."""
-        return cls(user.id, user.username)
+        return cls(user.public_id, user.username)
 
 
 def init_login(app: Flask) -> None:
@@ -45,12 +51,17 @@ def init_login(app: Flask) -> None:
 
 @login_manager.user_loader
 def load_user(user_id: str) -> LoginUser | None:
-    """The logged-in user of a session, if the account still exists."""
-    if not user_id.isdigit():
-        return None
-    with services().database.session() as db:
-        user = db.get(User, int(user_id))
-        return LoginUser.of(user) if user is not None else None
+    """The logged-in user of a session, while its server-side login session lives.
+
+    Checked on every request, so log-out, deleting the account and "log out everywhere"
+    end every copy of the cookie at once.
+    """
+    token = session.get(LOGIN_SESSION_KEY)
+    if not isinstance(token, str):
+        return None  # a session from before server-side sessions, or none at all
+    current = services()
+    user = session_user(current.database, user_id, token, current.settings.session_max_seconds)
+    return LoginUser.of(user) if user is not None else None
 
 
 @login_manager.unauthorized_handler
