@@ -13,7 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from facevoice.biometrics.audio import load_speech
-from facevoice.biometrics.face import FaceMatch, create_embedding, verify_face
+from facevoice.biometrics.face import (
+    FaceMatch,
+    create_embedding,
+    max_distance_for,
+    verify_face,
+)
 from facevoice.biometrics.images import image_size, load_image
 from facevoice.biometrics.liveness import (
     FaceChallenge,
@@ -270,7 +275,9 @@ class Accounts:
         self, template: np.ndarray, face: np.ndarray, burst: list[np.ndarray]
     ) -> FaceMatch:
         """The face's match; after a head-turn burst every frame must show the same person."""
-        limit = self.settings.face_max_cosine_distance
+        limit = max_distance_for(
+            template, self.settings.face_max_fused_distance, self.settings.face_max_cosine_distance
+        )
         match = verify_face(template, face, limit)
         if burst and match.matched:
             matched = burst_matches(
