@@ -379,3 +379,43 @@ def test_deleting_the_account_removes_every_row_of_the_user_on_postgresql(
         app, Visitor(app.test_client()), lambda: Visitor(app.test_client())
     )
     database_of(app).dispose()
+
+
+# --- Re-enrolling the face or the voice.
+
+
+def face_and_voice_log_in(make_visitor, photo: str):  # type: ignore[no-untyped-def]
+    """A biometric log-in of obama with ``photo`` and speaker A, from a new client."""
+    return make_visitor().log_in("obama", media.photo(photo), media.phrase(media.SPEAKER_A, 3))
+
+
+def test_re_enrolling_the_face_replaces_it_only_when_the_enrollment_is_whole(
+    app: Flask, visitor: Visitor, codes: list[str], make_visitor
+) -> None:  # type: ignore[no-untyped-def]
+    use_code(visitor, codes[0])
+    assert visitor.take_photo("obama", "sign_up", media.photo("biden.jpg")).status_code == 200
+    incomplete = visitor.post("/account/re_enroll", parts="both")  # no voice recorded
+    assert incomplete.status_code == 400
+    assert face_and_voice_log_in(make_visitor, "obama2.jpg").status_code == 200
+
+    answer = visitor.post("/account/re_enroll", parts="face")
+    assert answer.status_code == 200, answer.json
+    assert face_and_voice_log_in(make_visitor, "biden.jpg").status_code == 200
+    assert face_and_voice_log_in(make_visitor, "obama2.jpg").status_code == 401
+    assert "re_enrolled" in audit_outcomes(app, "account")
+
+
+def test_re_enrolling_without_a_fresh_log_in_is_refused(
+    visitor: Visitor, codes: list[str], make_visitor
+) -> None:  # type: ignore[no-untyped-def]
+    use_code(visitor, codes[0])
+    assert visitor.take_photo("obama", "sign_up", media.photo("biden.jpg")).status_code == 200
+    make_log_in_stale(visitor)
+    assert visitor.post("/account/re_enroll", parts="face").status_code == 401
+    assert face_and_voice_log_in(make_visitor, "obama2.jpg").status_code == 200
+
+
+def test_re_enrolling_names_what_to_replace(visitor: Visitor, codes: list[str]) -> None:
+    use_code(visitor, codes[0])
+    assert visitor.post("/account/re_enroll", parts="nose").status_code == 400
+    assert visitor.client.get("/account/re_enroll").status_code == 200

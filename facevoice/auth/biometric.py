@@ -1,4 +1,5 @@
-"""The face-and-voice factor: one log-in attempt's samples against the user's templates.
+"""The face-and-voice factor: one log-in attempt's samples against the user's templates,
+and re-enrollment of either template.
 
 Face and voice are proven together, by the photo (or head-turn burst) and the recording of
 one attempt, so they share this module; each still counts as its own factor
@@ -11,15 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facevoice.auth.factors import FACE, VOICE
+from facevoice.auth.factors import BIOMETRIC, FACE, VOICE
 from facevoice.biometrics.face import FaceMatch, verify_face
 from facevoice.biometrics.liveness import HeadTurnRules, burst_matches
 from facevoice.biometrics.vectors import normalise
-from facevoice.biometrics.voice import VoiceMatch, voice_check
+from facevoice.biometrics.voice import VoiceMatch, enrollment_template, voice_check
 from facevoice.config import Settings
 from facevoice.errors import MissingSample
 from facevoice.storage.attempts import Attempt
-from facevoice.storage.database import Database, User, get_user
+from facevoice.storage.database import Database, User, get_user, record_event
 from facevoice.storage.templates import FACE as FACE_TEMPLATE
 from facevoice.storage.templates import VOICE as VOICE_TEMPLATE
 from facevoice.storage.templates import TemplateCipher
@@ -45,6 +46,22 @@ class Verification:
             for name, matched in ((FACE, self.face.matched), (VOICE, self.voice.matched))
             if matched
         )
+
+
+def enrollment_samples(
+    attempt: Attempt | None, parts: tuple[str, ...]
+) -> tuple[np.ndarray | None, list[np.ndarray]]:
+    """The attempt's samples of the factors to enroll; ``MissingSample`` if one is missing."""
+    if attempt is None:
+        raise MissingSample()
+    if set(parts) == set(BIOMETRIC):
+        return samples(attempt)
+    face, voices = attempt.face(), attempt.voices()
+    if FACE in parts and face is None:
+        raise MissingSample("Take your photo first.")
+    if VOICE in parts and not voices:
+        raise MissingSample("Record your voice first.")
+    return (face if FACE in parts else None), (voices if VOICE in parts else [])
 
 
 def samples(attempt: Attempt) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -89,6 +106,35 @@ class BiometricFactor:
             voice=voice_check(voice_template, voices[-1], self.settings.voice_min_similarity),
         )
         return (user, result) if user is not None else (None, _refused(result))
+
+    def re_enroll(
+        self, user: User, attempt: Attempt | None, parts: tuple[str, ...], client_ip: str
+    ) -> None:
+        """Replace the templates of ``parts`` (face, voice or both) from the attempt's samples.
+
+        Nothing changes unless every sample of ``parts`` is there (``MissingSample``
+        otherwise); the new templates and the audit entry are written in one transaction.
+        """
+        face, voices = enrollment_samples(attempt, parts)
+        key = user.username_key
+        with self.database.session() as session:
+            stored = session.get(User, user.id)
+            if stored is None:
+                raise MissingSample("This account no longer exists.")
+            if face is not None:
+                stored.face_template = self.cipher.seal(face, key, FACE_TEMPLATE)
+            if voices:
+                template = enrollment_template(voices)
+                stored.voice_template = self.cipher.seal(template, key, VOICE_TEMPLATE)
+            record_event(
+                self.database,
+                "account",
+                user.username,
+                client_ip,
+                "re_enrolled",
+                session=session,
+                factors=parts,
+            )
 
     def _verify_face(
         self, template: np.ndarray, face: np.ndarray, burst: list[np.ndarray]

@@ -1,7 +1,8 @@
-"""The account page: recent activity, recovery codes, log out everywhere, delete the account.
+"""The account page: recent activity, recovery codes, re-enrollment, log out everywhere,
+deleting the account.
 
-Sensitive changes (new codes, deletion) need a log-in from the last ``reauth_seconds``;
-every change goes to the audit log.
+Sensitive changes (new codes, re-enrollment, deletion) need a log-in from the last
+``reauth_seconds``; every change goes to the audit log.
 """
 
 from __future__ import annotations
@@ -13,17 +14,27 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from facevoice import admin
-from facevoice.auth.factors import AMR, RECOVERY_CODE, describe, parse_factors
+from facevoice.auth.factors import (
+    AMR,
+    BIOMETRIC,
+    FACE,
+    RECOVERY_CODE,
+    VOICE,
+    describe,
+    parse_factors,
+)
 from facevoice.errors import BadInput, ReauthenticationRequired
-from facevoice.storage.attempts import username_key
+from facevoice.storage.attempts import SIGN_UP, username_key
 from facevoice.storage.database import AuditEvent, User, record_event
 from facevoice.web.requests import answer, client_ip, read_fields
 from facevoice.web.security import end_session, is_fresh_login, login_record
 from facevoice.web.services import services
+from facevoice.web.session import concluding, find_attempt
 
 bp = Blueprint("account", __name__)
 
 ACTIVITY_ROWS = 20
+PARTS = {"face": (FACE,), "voice": (VOICE,), "both": BIOMETRIC}
 OUTCOMES = {
     "accepted": "signed in",
     "registered": "account created",
@@ -38,6 +49,7 @@ OUTCOMES = {
     "new_recovery_codes": "new recovery codes made",
     "logged_out_everywhere": "logged out everywhere",
     "stale_log_in": "change refused: log in again first",
+    "re_enrolled": "face or voice re-enrolled",
 }
 
 
@@ -141,6 +153,39 @@ def new_recovery_codes():  # type: ignore[no-untyped-def]
     return answer(
         200, "Here are your new recovery codes. The old ones no longer work.", recovery_codes=codes
     )
+
+
+@bp.get("/account/re_enroll")
+@login_required
+def re_enroll_page():  # type: ignore[no-untyped-def]
+    """Capture a new photo, new phrases or both, with the sign-up's steps."""
+    user = account_user()
+    return render_template(
+        "re_enroll.html",
+        username=user.username,
+        fresh=is_fresh_login(services().settings.reauth_seconds),
+        reauth_minutes=max(1, services().settings.reauth_seconds // 60),
+    )
+
+
+@bp.post("/account/re_enroll")
+@login_required
+def re_enroll():  # type: ignore[no-untyped-def]
+    """Replace the face, the voice or both from this session's enrollment captures.
+
+    The captures are sent as in a sign-up (``flow: "sign_up"``, the account's username);
+    the old templates stay unless every sample asked for is there.
+    """
+    user = account_user()
+    choice = read_fields().get("parts")
+    parts = PARTS.get(choice) if isinstance(choice, str) else None
+    if parts is None:
+        raise BadInput('\'parts\' must be "face", "voice" or "both".')
+    require_fresh_login(user, "re_enroll")
+    attempt = find_attempt(user.username, SIGN_UP)
+    with concluding(attempt):
+        services().accounts.biometric.re_enroll(user, attempt, parts, client_ip())
+    return answer(200, f"Your new {describe(list(parts))} will be used from your next log-in.")
 
 
 @bp.post("/account/log_out_everywhere")
