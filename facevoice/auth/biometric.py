@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from facevoice.auth.factors import BIOMETRIC, FACE, VOICE
-from facevoice.biometrics.face import FaceMatch, verify_face
+from facevoice.biometrics.face import FaceMatch, max_distance_for, verify_face
 from facevoice.biometrics.liveness import HeadTurnRules, burst_matches
 from facevoice.biometrics.vectors import normalise
 from facevoice.biometrics.voice import VoiceMatch, enrollment_template, voice_check
@@ -140,7 +140,9 @@ class BiometricFactor:
         self, template: np.ndarray, face: np.ndarray, burst: list[np.ndarray]
     ) -> FaceMatch:
         """The face's match; after a head-turn burst every frame must show the same person."""
-        limit = self.settings.face_max_cosine_distance
+        limit = max_distance_for(
+            template, self.settings.face_max_fused_distance, self.settings.face_max_cosine_distance
+        )
         match = verify_face(template, face, limit)
         if burst and match.matched:
             matched = burst_matches(
