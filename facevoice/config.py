@@ -187,6 +187,12 @@ class Settings:
     session_max_seconds: int = field(
         default=86400, metadata={"doc": "A logged-in session ends this long after log-in"}
     )
+    reauth_seconds: int = field(
+        default=300,
+        metadata={
+            "doc": "New recovery codes, re-enrollment and deletion need a log-in this recent"
+        },
+    )
     warm_up: bool = field(
         default=True, metadata={"doc": "Load and run the models once when the app starts"}
     )

@@ -323,6 +323,21 @@ def test_bad_log_ins_get_a_4xx_json_answer(fuzz_env, username) -> None:  # type:
 
 @settings(FUZZ, max_examples=100)
 @given(
+    username=any_username,
+    code=st.one_of(
+        st.text(max_size=80),
+        st.integers(),
+        st.none(),
+        st.lists(st.text(max_size=4), max_size=3),
+        st.dictionaries(st.text(max_size=4), st.text(max_size=4), max_size=2),
+    ),
+)
+def test_bad_recovery_codes_get_a_4xx_json_answer(fuzz_env, username, code) -> None:  # type: ignore[no-untyped-def]
+    post(fuzz_env["visitor"], "/log_in/recovery", {"username": username, "code": code})
+
+
+@settings(FUZZ, max_examples=100)
+@given(
     body=st.one_of(
         st.lists(st.integers(), max_size=3),
         st.text(max_size=20),
@@ -330,7 +345,9 @@ def test_bad_log_ins_get_a_4xx_json_answer(fuzz_env, username) -> None:  # type:
         st.none(),
         st.floats(allow_nan=False),
     ),
-    path=st.sampled_from(["/take_photo", "/record_voice", "/sign_up", "/log_in"]),
+    path=st.sampled_from(
+        ["/take_photo", "/record_voice", "/sign_up", "/log_in", "/log_in/recovery"]
+    ),
 )
 def test_bodies_that_are_not_objects_get_a_4xx_json_answer(fuzz_env, body, path) -> None:  # type: ignore[no-untyped-def]
     post(fuzz_env["visitor"], path, body)

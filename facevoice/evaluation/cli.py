@@ -138,8 +138,13 @@ def evaluate_face(
 
 @evaluate.command("voice")
 @click.option("--dir", "folder", type=EXISTING_DIR, required=True, help="One folder per speaker.")
-@click.option("--enroll", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Recordings averaged into each enrollment template.")
+@click.option(
+    "--enroll",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Recordings averaged into each enrollment template.",
+)
 @click.option("--crop", type=POSITIVE, help="Cut test recordings to this many seconds of speech.")
 @click.option("--threshold", type=float, help="Min cosine similarity (default: configured).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -224,13 +229,28 @@ def _fused_left_out(result: FusedResult) -> list[str]:
 @click.command()
 @click.option("--pairs", type=EXISTING_FILE, help="Face pairs CSV (with --images).")
 @click.option("--images", type=EXISTING_DIR, help="Folder the face pairs' photos are in.")
-@click.option("--voice-dir", "voice_dirs", type=EXISTING_DIR, multiple=True,
-              help="Folder of speaker folders; repeat to pool (trials stay within a folder).")
-@click.option("--enroll", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Recordings per voice template (the sign-up page asks for 3).")
+@click.option(
+    "--voice-dir",
+    "voice_dirs",
+    type=EXISTING_DIR,
+    multiple=True,
+    help="Folder of speaker folders; repeat to pool (trials stay within a folder).",
+)
+@click.option(
+    "--enroll",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Recordings per voice template (the sign-up page asks for 3).",
+)
 @click.option("--crop", type=POSITIVE, help="Cut test recordings to this many seconds of speech.")
-@click.option("--target-far", type=click.FloatRange(0, 1, min_open=True, max_open=True),
-              default=DEFAULT_TARGET_FAR, show_default=True, help="False accept rate to meet.")
+@click.option(
+    "--target-far",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=DEFAULT_TARGET_FAR,
+    show_default=True,
+    help="False accept rate to meet.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--write", "env_file", type=NEW_FILE, help="Set the thresholds in this env file.")
 def calibrate(
@@ -308,9 +328,7 @@ def _note_unusable(evaluation: Evaluation) -> None:
         note(f"{count} unusable file(s), {excluded} trial(s) excluded: {evaluation.counting}")
 
 
-def _write_thresholds(
-    results: dict[str, Recommendation | None], env_file: Path
-) -> dict[str, str]:
+def _write_thresholds(results: dict[str, Recommendation | None], env_file: Path) -> dict[str, str]:
     values = {
         env_name(name): f"{r.point.threshold:g}"
         for name, r in results.items()

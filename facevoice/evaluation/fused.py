@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from facevoice.accounts import Verification
+from facevoice.auth.biometric import Verification
 from facevoice.biometrics.face import FaceModel, max_distance_for, verify_face
 from facevoice.biometrics.voice import SpeakerEncoder, enrollment_template, voice_check
 from facevoice.config import Settings

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template
 
+from facevoice.auth.factors import BIOMETRIC, RECOVERY_CODE
+from facevoice.auth.policy import amr_of
+from facevoice.errors import BadInput
 from facevoice.storage.attempts import LOG_IN
 from facevoice.web.requests import answer, client_ip, read_fields, username_field
-from facevoice.web.security import rate_limited, start_login_session
+from facevoice.web.security import proven_factors, rate_limited, start_login_session
 from facevoice.web.services import services
 from facevoice.web.session import concluding, find_attempt, issue_challenge
 
@@ -15,6 +18,10 @@ bp = Blueprint("log_in", __name__)
 REFUSED = (
     "Log-in failed: we could not confirm it is you. Try again facing the camera in good "
     "light and speaking clearly."
+)
+CODE_REFUSED = (
+    "Log-in failed: this recovery code does not work for this username. Check both; each "
+    "code works once."
 )
 
 
@@ -50,5 +57,29 @@ def log_in():  # type: ignore[no-untyped-def]
         user = services().accounts.log_in(username, attempt, client_ip())
     if user is None:
         return answer(401, REFUSED)
-    start_login_session(user)
+    start_login_session(user, amr_of(BIOMETRIC))
     return answer(200, f"Welcome back, {user.username}.", redirect="/protected")
+
+
+@bp.post("/log_in/recovery")
+@rate_limited()
+def log_in_with_recovery_code():  # type: ignore[no-untyped-def]
+    """Log in with one of the user's recovery codes, which is then used up.
+
+    A wrong code, a used code and an unknown user get one answer. After a passkey (to come)
+    the factors this session proved so far go along, so the policy can ask for it first.
+    """
+    fields = read_fields()
+    username = username_field(fields)
+    code = fields.get("code")
+    if not isinstance(code, str) or not code.strip():
+        raise BadInput("'code' is missing: type one of your recovery codes.")
+    user = services().accounts.recovery.log_in(username, code, client_ip(), proven_factors())
+    if user is None:
+        return answer(401, CODE_REFUSED)
+    start_login_session(user, amr_of([RECOVERY_CODE]))
+    return answer(
+        200,
+        f"Welcome back, {user.username}. You used a recovery code.",
+        redirect="/account",
+    )
