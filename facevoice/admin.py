@@ -25,6 +25,7 @@ from facevoice.storage.database import (
     get_user,
     record_event,
 )
+from facevoice.storage.folders import make_dirs
 from facevoice.storage.lockout import LockoutPolicy, reset_failures
 from facevoice.storage.sessions import end_user_sessions
 from facevoice.storage.templates import (
@@ -211,7 +212,11 @@ def _plain(value: object) -> object:
 
 
 def database_of(settings: Settings) -> Database:
-    """The database of these settings, upgraded to the current schema."""
-    database = Database(settings.database_url)
+    """The database of these settings, upgraded to the current schema.
+
+    The data folder is made first: on a fresh installation the CLI may run before the site.
+    """
+    make_dirs(settings.data_dir)
+    database = Database(settings.database_url, settings.database_timeout_seconds)
     database.upgrade()
     return database

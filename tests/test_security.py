@@ -663,3 +663,11 @@ def test_start_up_sweeps_raw_samples_older_than_the_request_timeout(data_dir: Pa
     assert [p for p in stray if p.exists()] == []
     assert (crashed / "attempt.json").exists() and (busy / "img.png").exists()
     assert crashed.stat().st_mtime == pytest.approx(old, abs=1)  # the attempt is no younger
+
+
+def test_admin_commands_work_on_a_fresh_data_folder(tmp_path: Path) -> None:
+    fresh = tmp_path / "never-served"
+    result = run_cli(fresh, "users", "list")
+    assert result.exit_code == 0, result.output
+    assert "0 user(s)" in result.output
+    assert (fresh / "db").is_dir()
