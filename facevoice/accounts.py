@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 
+from facevoice.auth import passkey
 from facevoice.auth.biometric import BiometricFactor, samples
-from facevoice.auth.factors import BIOMETRIC
+from facevoice.auth.factors import BIOMETRIC, PASSKEY
 from facevoice.auth.policy import decide, refuse_if_locked
 from facevoice.auth.recovery_codes import RecoveryCodes
 from facevoice.auth.recovery_codes import new_set as new_recovery_codes
@@ -30,13 +31,14 @@ from facevoice.biometrics.speech import ADVICE as SPOKEN_CHALLENGE_ADVICE
 from facevoice.biometrics.speech import Challenge, check_challenge
 from facevoice.biometrics.voice import enrollment_template
 from facevoice.config import Settings
-from facevoice.errors import LivenessFailed, MissingSample, UsernameTaken
+from facevoice.errors import LivenessFailed, MissingSample, PasskeyNeeded, UsernameTaken
 from facevoice.storage.attempts import Attempt, username_key
 from facevoice.storage.database import (
     Database,
     User,
     audit_event,
     create_user,
+    get_user,
     is_registered,
     record_event,
 )
@@ -76,6 +78,7 @@ class Accounts:
         )
         self.biometric = BiometricFactor(settings, database, cipher, self.turn_rules)
         self.recovery = RecoveryCodes(database, self.lockout)
+        self.passkey = passkey.PasskeyFactor(settings, database)
 
     def take_photo(self, attempt: Attempt, image: bytes) -> None:
         """Embed the single face of a photo into the attempt; the photo is decoded in memory
@@ -177,8 +180,18 @@ class Accounts:
             record_event(self.database, "sign_up", username, client_ip, outcome)
             raise
 
-    def log_in(self, username: str, attempt: Attempt | None, client_ip: str) -> User | None:
+    def log_in(
+        self,
+        username: str,
+        attempt: Attempt | None,
+        client_ip: str,
+        proven: tuple[str, ...] | list[str] = (),
+    ) -> User | None:
         """Decide a log-in: the user if face and voice both match, else None.
+
+        An account with a passkey must have proved it in this session (``proven``) first:
+        ``PasskeyNeeded`` (401) otherwise, whatever the samples, and the samples are not
+        compared (NIST SP 800-63B-4 §3.2.3: the device is authenticated first).
 
         Locked-out names raise ``AccountLocked`` or ``AccountDisabled`` before any work; a
         missing sample raises ``MissingSample`` and is not counted. The try is then reserved
@@ -189,6 +202,7 @@ class Accounts:
         self._refuse_if_locked(
             lockout_state(self.database, username, self.lockout), username, client_ip
         )
+        self._require_passkey_first(username, proven, client_ip)
         try:
             if attempt is None:
                 raise MissingSample()
@@ -202,7 +216,7 @@ class Accounts:
             reserve_attempt(self.database, username, self.lockout), username, client_ip
         )
         user, result = self.biometric.verify(attempt)
-        if decide(result.proven).accepted:
+        if decide([*proven, *result.proven]).accepted:
             reset_failures(self.database, username)
             outcome = "accepted"
         else:
@@ -215,21 +229,40 @@ class Accounts:
             outcome,
             result.face.distance,
             result.voice.similarity,
-            factors=BIOMETRIC,
+            factors=[*(name for name in proven if name == PASSKEY), *BIOMETRIC],
         )
         return user if outcome == "accepted" else None
+
+    def _require_passkey_first(
+        self, username: str, proven: tuple[str, ...] | list[str], client_ip: str
+    ) -> None:
+        """``PasskeyNeeded`` (audited) when the account has a passkey not proved yet."""
+        if PASSKEY in proven:
+            return
+        with self.database.session() as session:
+            user = get_user(session, username)
+        if user is None or not passkey.has_passkey(self.database, user):
+            return
+        record_event(
+            self.database, "log_in", username, client_ip, "passkey_required", factors=BIOMETRIC
+        )
+        raise PasskeyNeeded()
 
     def _refuse_if_locked(self, state: LockoutState, username: str, client_ip: str) -> None:
         refuse_if_locked(self.database, state, username, client_ip, BIOMETRIC)
 
     def register(self, attempt: Attempt, client_ip: str) -> tuple[User, list[str]]:
-        """Create the attempt's user with both templates, recovery codes and its audit entry.
+        """Create the attempt's user with both templates, recovery codes, the passkey added
+        during the sign-up (if any) and its audit entry.
 
         All are written in one transaction; returns the user and the codes (in clear, to
         show once: only their hashes are kept). Raises if a sample is missing.
         """
         face, voices = samples(attempt)
         key = username_key(attempt.username)
+        added = attempt.passkey()
+        if added is None and self.passkey.mode == passkey.REQUIRED:
+            raise MissingSample("Add a passkey first: this site needs one for every account.")
         codes, code_rows = new_recovery_codes()
         user = create_user(
             self.database,
@@ -238,5 +271,6 @@ class Accounts:
             voice=self.cipher.seal(enrollment_template(voices), key, VOICE),
             event=audit_event("sign_up", attempt.username, client_ip, "registered"),
             recovery_codes=code_rows,
+            passkeys=[passkey.NewPasskey.from_json(added).row()] if added is not None else [],
         )
         return user, codes

@@ -19,6 +19,7 @@ from facevoice.storage.database import (
     Database,
     LoginFailures,
     LoginSession,
+    PasskeyCredential,
     RecoveryCode,
     RecoveryFailures,
     User,
@@ -101,7 +102,7 @@ def delete_user(database: Database, username: str, client_ip: str = CLI_ADDRESS)
         if user is None:
             return False
         # The foreign keys cascade too; deleting here does not depend on them being enforced.
-        for table in (LoginSession, RecoveryCode):
+        for table in (LoginSession, RecoveryCode, PasskeyCredential):
             session.execute(delete(table).where(table.user_id == user.id))
         session.delete(user)
         record_event(database, "account", DELETED, client_ip, "deleted", session=session)

@@ -181,6 +181,21 @@ class Settings:
         default="",
         metadata={"doc": "Public URL of the site; gives the host when SERVER_NAME is empty"},
     )
+    origin: str = field(
+        default="",
+        metadata={
+            "doc": "Origin passkeys are bound to, scheme://host[:port] (default: ISSUER's, "
+            "else http://localhost:PORT)"
+        },
+    )
+    passkeys: str = field(
+        default="optional",
+        metadata={"doc": "Passkeys at sign-up: off, optional (offered) or required"},
+    )
+    passkey_only_login: bool = field(
+        default=True,
+        metadata={"doc": "A passkey alone (with user verification) may log in, no biometrics"},
+    )
     session_idle_seconds: int = field(
         default=3600, metadata={"doc": "A logged-in session ends after this long without requests"}
     )
@@ -238,6 +253,21 @@ class Settings:
     def public_host(self) -> str:
         """The host requests are served as: ``server_name``, else the issuer's, else any."""
         return self.server_name or urlsplit(self.issuer).netloc
+
+    @property
+    def webauthn_origin(self) -> str:
+        """The origin passkeys are made for: ``origin``, else the issuer's, else localhost."""
+        if self.origin:
+            return self.origin.rstrip("/")
+        if self.issuer:
+            parts = urlsplit(self.issuer)
+            return f"{parts.scheme}://{parts.netloc}"
+        return f"http://localhost:{self.port}"
+
+    @property
+    def webauthn_rp_id(self) -> str:
+        """The relying-party id of passkeys: the origin's host name."""
+        return urlsplit(self.webauthn_origin).hostname or "localhost"
 
     def with_data_dir(self, default_dir: str | Path) -> Settings:
         """Return a copy whose data folder and database URL are filled in."""

@@ -143,3 +143,30 @@ def short_reason(error: BaseException) -> str:
     cause = getattr(error, "orig", None) or error
     lines = str(cause).strip().splitlines()
     return (lines[0] if lines else type(cause).__name__)[:200]
+
+
+class PasskeysOff(FacevoiceError):
+    """A passkey route on a site whose operator switched passkeys (or this use) off."""
+
+    status = 404
+    default_message = "Passkeys are not used on this site."
+
+
+class PasskeyRefused(FacevoiceError):
+    """A passkey that did not prove anything: wrong device, replayed, expired or malformed."""
+
+    status = 401
+    default_message = (
+        "The passkey was not accepted. Use the device where you made it for this account, "
+        "and try again."
+    )
+
+
+class PasskeyNeeded(FacevoiceError):
+    """A log-in step of an account with a passkey, before the passkey was confirmed."""
+
+    status = 401
+    default_message = (
+        "This account has a passkey: confirm it first, then take your photo and record "
+        "your voice."
+    )

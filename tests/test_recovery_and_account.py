@@ -17,7 +17,7 @@ from flask import Flask
 from facevoice import admin, create_app
 from facevoice.auth.recovery_codes import normalise
 from facevoice.biometrics.models import Biometrics
-from facevoice.storage.database import AuditEvent, Base, Database, User
+from facevoice.storage.database import AuditEvent, Base, Database, PasskeyCredential, User
 from facevoice.storage.lockout import record_failure
 from facevoice.web.services import services
 from tests import media
@@ -351,6 +351,9 @@ def delete_account_removes_every_row(app: Flask, visitor: Visitor, make_visitor)
     use_code(visitor, "ABCD-EFGH-JKMN-P")  # after the success: the counter stays
     with database.session() as session:
         user_id = session.scalar(sa.select(User.id).where(User.username_key == "obama"))
+        session.add(
+            PasskeyCredential(user_id=user_id, credential_id="AAAA", public_key=b"k", name="Phone")
+        )
     before = rows_about(database.engine, "obama", user_id)
     assert all(before.values()), before  # every table held something of obama's
 

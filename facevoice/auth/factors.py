@@ -17,9 +17,10 @@ BIOMETRIC = (FACE, VOICE)  # proven together, by one log-in attempt
 # RFC 8176 §2. A recovery code becomes "otp": RFC 8176 registers no value for recovery or
 # look-up secrets, and "otp" (a one-time password) is the closest: a secret that works once.
 # A relying party then sees a single, knowledge-like factor, never "face" or "mfa", which is
-# what a recovery log-in is. A passkey is "hwk" (a key held in hardware) until WebAuthn
-# attestation says otherwise ("swk" for synced, software-held keys).
+# what a recovery log-in is. A passkey is "hwk" (a key held in hardware), or "swk" when
+# WebAuthn's backed-up flag says it is synced between devices (software-held keys).
 AMR = {FACE: "face", VOICE: "vbm", PASSKEY: "hwk", RECOVERY_CODE: "otp"}
+SYNCED_PASSKEY_AMR = "swk"
 
 # How the account page names them.
 LABELS = {FACE: "face", VOICE: "voice", PASSKEY: "passkey", RECOVERY_CODE: "recovery code"}

@@ -8,14 +8,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from facevoice.auth.factors import AMR, BIOMETRIC, KINDS, PASSKEY, RECOVERY_CODE
+from facevoice.auth.factors import AMR, BIOMETRIC, KINDS, PASSKEY, RECOVERY_CODE, SYNCED_PASSKEY_AMR
 from facevoice.errors import AccountDisabled, AccountLocked
 from facevoice.storage.database import Database, record_event
 from facevoice.storage.lockout import LockoutState
 
 # The sets of factors that log a person in (NIST SP 800-63B-4 §3.2.3: a way in without
-# biometrics is always offered, the recovery code).
+# biometrics is always offered, the recovery code, and the passkey alone where allowed).
 SUFFICIENT = (frozenset(BIOMETRIC), frozenset({RECOVERY_CODE}), frozenset({PASSKEY, *BIOMETRIC}))
+PASSKEY_ALONE = frozenset({PASSKEY})  # with user verification on the device
 
 
 @dataclass(frozen=True)
@@ -31,24 +32,34 @@ class Decision:
         return amr_of(self.factors)
 
 
-def decide(proven: Iterable[str], has_passkey: bool = False) -> Decision:
+def decide(
+    proven: Iterable[str], has_passkey: bool = False, passkey_alone: bool = False
+) -> Decision:
     """Accept when the proven factors hold a sufficient set for this account.
 
     An account with a passkey needs the passkey as well as any other factor (the issue:
-    "the passkey must be proved in the same session first").
+    "the passkey must be proved in the same session first"). ``passkey_alone`` (the
+    operator's ``FACEVOICE_PASSKEY_ONLY_LOGIN``) lets a passkey log in by itself.
     """
     factors = tuple(dict.fromkeys(proven))
     held = frozenset(factors)
-    accepted = any(needed <= held for needed in SUFFICIENT)
+    sufficient = (*SUFFICIENT, PASSKEY_ALONE) if passkey_alone else SUFFICIENT
+    accepted = any(needed <= held for needed in sufficient)
     if has_passkey and PASSKEY not in held:
         accepted = False
     return Decision(accepted=accepted, factors=factors)
 
 
-def amr_of(factors: Iterable[str]) -> tuple[str, ...]:
-    """RFC 8176 ``amr`` values of proven factors, in order; ``mfa`` when two kinds were used."""
+def amr_of(factors: Iterable[str], synced_passkey: bool = False) -> tuple[str, ...]:
+    """RFC 8176 ``amr`` values of proven factors, in order; ``mfa`` when two kinds were used.
+
+    A passkey is ``hwk``, or ``swk`` when ``synced_passkey`` (WebAuthn's backed-up flag:
+    the key is copied between devices, so it is not bound to one piece of hardware).
+    """
     names = list(dict.fromkeys(factors))
-    values = [AMR[name] for name in names]
+    values = [
+        SYNCED_PASSKEY_AMR if name == PASSKEY and synced_passkey else AMR[name] for name in names
+    ]
     if len({KINDS[name] for name in names}) > 1:
         values.append("mfa")
     return tuple(values)

@@ -34,6 +34,7 @@ FLOWS = (SIGN_UP, LOG_IN)
 STATE = "attempt.json"
 FACE = "face.bin"
 BURST = "burst.bin"
+PASSKEY = "passkey.json"
 VOICE_PREFIX = "voice-"
 
 
@@ -208,6 +209,15 @@ class Attempt:
     def belongs_to(self, username: str, flow: str) -> bool:
         """Whether this attempt is the one of ``username`` in ``flow``."""
         return self.flow == flow and username_key(self.username) == username_key(username)
+
+    def save_passkey(self, registration: str) -> None:
+        """Keep a verified new passkey (JSON) until the sign-up creates the account."""
+        self.blobs.put(self.id, PASSKEY, registration.encode())
+
+    def passkey(self) -> str | None:
+        """The verified new passkey of a sign-up (JSON), if one was added."""
+        data = self.blobs.get(self.id, PASSKEY)
+        return data.decode() if data is not None else None
 
     def save_face(self, embedding: np.ndarray) -> None:
         """Keep the face embedding, replacing an earlier one (and any earlier burst)."""

@@ -132,6 +132,30 @@ class RecoveryCode(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class PasskeyCredential(Base):
+    """One passkey (WebAuthn credential) of a user: its public key and what a log-in checks.
+
+    ``credential_id`` is the authenticator's id of the key, base64url; ``sign_count`` the
+    last counter it reported (a counter that does not grow is refused: a cloned key);
+    ``backed_up`` whether it is synced between devices (``swk``) rather than device-bound.
+    """
+
+    __tablename__ = "passkey_credentials"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(Integer, default=0)
+    transports: Mapped[str] = mapped_column(String(128), default="")
+    backed_up: Mapped[bool] = mapped_column(Boolean, default=False)
+    name: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class LoginSession(Base):
     """One logged-in session, so the server can end it whatever copies of its cookie exist.
 
@@ -376,11 +400,13 @@ def create_user(
     voice: bytes,
     event: AuditEvent | None = None,
     recovery_codes: Sequence[RecoveryCode] = (),
+    passkeys: Sequence[PasskeyCredential] = (),
 ) -> User:
     """Insert a user with both templates in one transaction; ``UsernameTaken`` if it exists.
 
-    ``event`` (the sign-up's audit entry) and ``recovery_codes`` are written in the same
-    transaction: a crash can leave all or nothing, never a user without its entry or codes.
+    ``event`` (the sign-up's audit entry), ``recovery_codes`` and ``passkeys`` are written in
+    the same transaction: a crash can leave all or nothing, never a user without its entry
+    or codes.
     """
     try:
         with database.session() as session:
@@ -396,9 +422,9 @@ def create_user(
             if event is not None:
                 session.add(event)
             session.flush()
-            for code in recovery_codes:
-                code.user_id = user.id
-                session.add(code)
+            for row in (*recovery_codes, *passkeys):
+                row.user_id = user.id
+                session.add(row)
             return user
     except IntegrityError:
         # Two sign-ups of one name at once: the unique index lets only one through.

@@ -1,8 +1,8 @@
-"""The account page: recent activity, recovery codes, re-enrollment, log out everywhere,
-deleting the account.
+"""The account page: recent activity, recovery codes, passkeys (``facevoice.web.passkeys``),
+re-enrollment, log out everywhere, deleting the account.
 
-Sensitive changes (new codes, re-enrollment, deletion) need a log-in from the last
-``reauth_seconds``; every change goes to the audit log.
+Sensitive changes (new codes, passkeys added or removed, re-enrollment, deletion) need a
+log-in from the last ``reauth_seconds``; every change goes to the audit log.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from facevoice.auth.factors import (
     describe,
     parse_factors,
 )
+from facevoice.auth.passkey import credentials_of
 from facevoice.errors import BadInput, ReauthenticationRequired
 from facevoice.storage.attempts import SIGN_UP, username_key
 from facevoice.storage.database import AuditEvent, User, record_event
@@ -50,6 +51,10 @@ OUTCOMES = {
     "logged_out_everywhere": "logged out everywhere",
     "stale_log_in": "change refused: log in again first",
     "re_enrolled": "face or voice re-enrolled",
+    "passkey_confirmed": "passkey confirmed",
+    "passkey_added": "passkey added",
+    "passkey_renamed": "passkey renamed",
+    "passkey_removed": "passkey removed",
 }
 
 
@@ -137,6 +142,8 @@ def page():  # type: ignore[no-untyped-def]
         recovered=AMR[RECOVERY_CODE] in amr,
         recovery_use=last_recovery_use(user.username),
         codes_left=services().accounts.recovery.remaining(user),
+        passkeys=credentials_of(services().database, user),
+        passkeys_on=services().accounts.passkey.enabled,
         activity=activity_rows(user.username),
         fresh=is_fresh_login(services().settings.reauth_seconds),
         reauth_minutes=max(1, services().settings.reauth_seconds // 60),

@@ -9,7 +9,12 @@ from facevoice.auth.policy import amr_of
 from facevoice.errors import BadInput
 from facevoice.storage.attempts import LOG_IN
 from facevoice.web.requests import answer, client_ip, read_fields, username_field
-from facevoice.web.security import proven_factors, rate_limited, start_login_session
+from facevoice.web.security import (
+    proven_factors,
+    proven_passkey_synced,
+    rate_limited,
+    start_login_session,
+)
 from facevoice.web.services import services
 from facevoice.web.session import concluding, find_attempt, issue_challenge
 
@@ -50,14 +55,18 @@ def challenge():  # type: ignore[no-untyped-def]
 @bp.post("/log_in")
 @rate_limited()
 def log_in():  # type: ignore[no-untyped-def]
-    """Log in when this session's photo and voice both match the user's templates."""
+    """Log in when this session's photo and voice both match the user's templates.
+
+    An account with a passkey must have proved it in this session first (401 otherwise).
+    """
     username = username_field(read_fields())
     attempt = find_attempt(username, LOG_IN)
+    proven = proven_factors(username)
     with concluding(attempt):
-        user = services().accounts.log_in(username, attempt, client_ip())
+        user = services().accounts.log_in(username, attempt, client_ip(), proven)
     if user is None:
         return answer(401, REFUSED)
-    start_login_session(user, amr_of(BIOMETRIC))
+    start_login_session(user, amr_of([*proven, *BIOMETRIC], proven_passkey_synced()))
     return answer(200, f"Welcome back, {user.username}.", redirect="/protected")
 
 
@@ -66,18 +75,19 @@ def log_in():  # type: ignore[no-untyped-def]
 def log_in_with_recovery_code():  # type: ignore[no-untyped-def]
     """Log in with one of the user's recovery codes, which is then used up.
 
-    A wrong code, a used code and an unknown user get one answer. After a passkey (to come)
-    the factors this session proved so far go along, so the policy can ask for it first.
+    A wrong code, a used code and an unknown user get one answer. The factors this session
+    proved so far (a passkey) go along, so the policy can ask for the passkey first.
     """
     fields = read_fields()
     username = username_field(fields)
     code = fields.get("code")
     if not isinstance(code, str) or not code.strip():
         raise BadInput("'code' is missing: type one of your recovery codes.")
-    user = services().accounts.recovery.log_in(username, code, client_ip(), proven_factors())
+    proven = proven_factors(username)
+    user = services().accounts.recovery.log_in(username, code, client_ip(), proven)
     if user is None:
         return answer(401, CODE_REFUSED)
-    start_login_session(user, amr_of([RECOVERY_CODE]))
+    start_login_session(user, amr_of([*proven, RECOVERY_CODE], proven_passkey_synced()))
     return answer(
         200,
         f"Welcome back, {user.username}. You used a recovery code.",

@@ -16,6 +16,7 @@ from flask_login import login_user, logout_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import RequestRedirect
 
+from facevoice.auth.factors import PASSKEY
 from facevoice.config import Settings
 from facevoice.errors import BadInput, ConfigurationError
 from facevoice.storage.attempts import is_redis_url, redis_options, username_key
@@ -50,6 +51,10 @@ log = logging.getLogger(__name__)
 HSTS = "max-age=31536000"
 LOGIN_AT, SEEN_AT = "login_at", "seen_at"
 PROVEN = "proven"  # our names of factors proven so far by a log-in not yet complete
+PROVEN_FOR, PROVEN_AT = "proven_for", "proven_at"  # whose log-in, and since when
+PROVEN_SYNCED = "proven_synced"  # the proven passkey is a synced one (amr "swk")
+# A proven passkey waits this long for the photo and the voice (or a recovery code).
+PROVEN_SECONDS = 600
 AMR = "amr"  # RFC 8176 names of the factors this session's log-in proved
 FACE_AND_VOICE = ("face", "vbm")
 CSRF_FIELD = "csrf_token"  # where Flask-WTF keeps its secret in the session
@@ -257,9 +262,28 @@ def login_record() -> tuple[float, list[str]] | None:
     return float(session[LOGIN_AT]), list(session.get(AMR, FACE_AND_VOICE))
 
 
-def proven_factors() -> list[str]:
-    """Factors this session proved towards a log-in not yet complete (a passkey, to come)."""
+def prove_passkey(username: str, backed_up: bool) -> None:
+    """Note that this session proved ``username``'s passkey, towards a log-in to come."""
+    session[PROVEN] = [PASSKEY]
+    session[PROVEN_FOR] = username_key(username)
+    session[PROVEN_AT] = time.time()
+    session[PROVEN_SYNCED] = backed_up
+
+
+def proven_factors(username: str) -> list[str]:
+    """Factors this session proved towards ``username``'s log-in not yet complete (a passkey,
+    within ``PROVEN_SECONDS``); none for any other name."""
+    if session.get(PROVEN_FOR) != username_key(username):
+        return []
+    proven_at = session.get(PROVEN_AT)
+    if not isinstance(proven_at, float) or time.time() - proven_at > PROVEN_SECONDS:
+        return []
     return [name for name in session.get(PROVEN, []) if isinstance(name, str)]
+
+
+def proven_passkey_synced() -> bool:
+    """Whether the passkey this session proved is synced between devices (``swk``)."""
+    return session.get(PROVEN_SYNCED) is True
 
 
 def is_fresh_login(max_age_seconds: int) -> bool:
