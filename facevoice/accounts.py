@@ -202,7 +202,7 @@ class Accounts:
         self._refuse_if_locked(
             lockout_state(self.database, username, self.lockout), username, client_ip
         )
-        self._require_passkey_first(username, proven, client_ip)
+        self.require_passkey_first(username, proven, client_ip)
         try:
             if attempt is None:
                 raise MissingSample()
@@ -233,10 +233,13 @@ class Accounts:
         )
         return user if outcome == "accepted" else None
 
-    def _require_passkey_first(
+    def require_passkey_first(
         self, username: str, proven: tuple[str, ...] | list[str], client_ip: str
     ) -> None:
-        """``PasskeyNeeded`` (audited) when the account has a passkey not proved yet."""
+        """``PasskeyNeeded`` (audited) when the account has a passkey not proved yet.
+
+        Asked before a log-in sample is taken, and again before the log-in is decided.
+        """
         if PASSKEY in proven:
             return
         with self.database.session() as session:

@@ -161,10 +161,29 @@ def test_the_passkey_then_face_and_voice_log_in_with_mfa(
     assert amr_of_session(visitor) == ["hwk", "face", "vbm", "mfa"]
 
 
+def test_no_log_in_sample_is_taken_before_the_passkey(
+    app: Flask, device: SoftAuthenticator, make_visitor
+) -> None:  # type: ignore[no-untyped-def]
+    visitor = make_visitor()
+    photo = visitor.take_photo("obama", "log_in", media.photo("obama2.jpg"))
+    voice = visitor.record_voice("obama", "log_in", media.phrase(media.SPEAKER_A, 3))
+    assert (photo.status_code, voice.status_code) == (401, 401)
+    assert "passkey" in photo.json["message"]
+    assert audit_outcomes(app, "log_in")[-1] == "passkey_required"
+
+
 def test_without_the_passkey_post_log_in_is_401_whatever_the_samples(
     app: Flask, device: SoftAuthenticator, make_visitor
 ) -> None:  # type: ignore[no-untyped-def]
-    answer = face_and_voice(make_visitor())
+    visitor = make_visitor()
+    assert prove_passkey(visitor, device).status_code == 200
+    assert visitor.take_photo("obama", "log_in", media.photo("obama2.jpg")).status_code == 200
+    assert (
+        visitor.record_voice("obama", "log_in", media.phrase(media.SPEAKER_A, 3)).status_code == 200
+    )
+    with visitor.client.session_transaction() as session:
+        session["proven_at"] -= 601  # the passkey's proof ran out before the log-in
+    answer = visitor.post("/log_in", username="obama")
     assert answer.status_code == 401
     assert "passkey" in answer.json["message"]
     assert audit_outcomes(app, "log_in")[-1] == "passkey_required"
@@ -177,7 +196,8 @@ def test_a_passkey_proved_for_another_name_does_not_count(
     assert other.sign_up("barack", media.photo("obama.jpg"), OBAMA_PHRASES).status_code == 201
     visitor = make_visitor()
     assert prove_passkey(visitor, device, username="barack").status_code == 401  # not his
-    assert face_and_voice(visitor).status_code == 401  # nothing was proved for obama
+    photo = visitor.take_photo("obama", "log_in", media.photo("obama2.jpg"))
+    assert photo.status_code == 401  # nothing was proved for obama
 
 
 def test_options_say_whether_the_account_has_a_passkey(

@@ -15,11 +15,21 @@ from facevoice.web.requests import (
     read_fields,
     username_field,
 )
-from facevoice.web.security import rate_limited
+from facevoice.web.security import proven_factors, rate_limited
 from facevoice.web.services import services
 from facevoice.web.session import current_attempt, take_face_challenge, take_voice_challenge
 
 bp = Blueprint("capture", __name__)
+
+
+def require_passkey_first(username: str, flow: str) -> None:
+    """No log-in sample of an account with a passkey before this session proved it.
+
+    NIST SP 800-63B-4 §3.2.3: with matching on the server, the device is authenticated
+    before the biometric sample is captured. ``PasskeyNeeded`` (401) otherwise.
+    """
+    if flow == LOG_IN:
+        services().accounts.require_passkey_first(username, proven_factors(username), client_ip())
 
 
 @bp.post("/take_photo")
@@ -28,6 +38,7 @@ def take_photo():  # type: ignore[no-untyped-def]
     """Embed the photo's single face into this session's attempt."""
     data = read_fields()
     username, flow = username_field(data), flow_field(data)
+    require_passkey_first(username, flow)
     accounts = services().accounts
     if flow == LOG_IN and services().settings.face_challenge:
         frames = base64_list_field(data, "frames")
@@ -45,6 +56,7 @@ def record_voice():  # type: ignore[no-untyped-def]
     """Embed the recording's speaker into this session's attempt."""
     data = read_fields()
     username, flow = username_field(data), flow_field(data)
+    require_passkey_first(username, flow)
     audio = base64_field(data, "audio")
     phrase = optional_int_field(data, "phrase", 1, services().settings.max_enroll_phrases)
     challenge = None
