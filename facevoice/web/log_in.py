@@ -33,7 +33,7 @@ CODE_REFUSED = (
 @bp.get("/log_in")
 def page():  # type: ignore[no-untyped-def]
     """The log-in page."""
-    return render_template("log_in.html")
+    return render_template("log_in.html", passkey_only=services().accounts.passkey.alone)
 
 
 @bp.get("/log_in/challenge")

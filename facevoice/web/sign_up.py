@@ -26,7 +26,11 @@ def page():  # type: ignore[no-untyped-def]
     if is_name_check():
         username = username_field(request.args)
         return jsonify(username=username, registered=is_registered(services().database, username))
-    return render_template("sign_up.html", max_phrases=services().settings.max_enroll_phrases)
+    return render_template(
+        "sign_up.html",
+        max_phrases=services().settings.max_enroll_phrases,
+        passkeys=services().accounts.passkey.mode,
+    )
 
 
 @bp.post("/sign_up")

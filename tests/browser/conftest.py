@@ -39,9 +39,12 @@ CHROMIUM_FLAGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    # Keep Chromium off the network; 127.0.0.1 (not "localhost") is where the app runs.
-    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
 ]
+# Keep Chromium off the network: every name resolves to nothing but the site's own host.
+# Checked: with "EXCLUDE 127.0.0.1" only 127.0.0.1 answers; with "EXCLUDE localhost" only
+# localhost (127.0.0.1 is then blocked too); excluding both at once breaks localhost.
+RESOLVER_RULES = "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE {host}"
+SITE_HOST = "127.0.0.1"  # passkey pages need "localhost" (tests/browser/test_passkeys.py)
 # The policy the pages must work under: no inline script or style anywhere.
 STRICT_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -84,21 +87,38 @@ def site_settings() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
+def site_host() -> str:
+    """The host name the browser reaches the site by (it always listens on 127.0.0.1)."""
+    return SITE_HOST
+
+
+@pytest.fixture(scope="module")
 def site(
-    tmp_path_factory: pytest.TempPathFactory, models: Biometrics, site_settings: dict[str, Any]
+    tmp_path_factory: pytest.TempPathFactory,
+    models: Biometrics,
+    site_settings: dict[str, Any],
+    site_host: str,
 ) -> Iterator[str]:
-    """The real app with a fresh data folder, served on 127.0.0.1; yields its base URL."""
+    """The real app with a fresh data folder, served on 127.0.0.1; yields its base URL.
+
+    The app's passkey origin is that URL, known once the server has its port.
+    """
     data_dir = tmp_path_factory.mktemp("site") / "data"
-    app = create_app(
-        {"data_dir": str(data_dir), "models": models, "warm_up": False, **site_settings}
-    )
+    served: list[WsgiApp] = []
     server: BaseWSGIServer = make_server(
-        "127.0.0.1", 0, with_strict_csp(app), threaded=True, request_handler=QuietHandler
+        "127.0.0.1",
+        0,
+        lambda environ, start_response: served[0](environ, start_response),
+        threaded=True,
+        request_handler=QuietHandler,
     )
+    url = f"http://{site_host}:{server.server_port}"
+    config = {"data_dir": str(data_dir), "models": models, "warm_up": False, "origin": url}
+    served.append(with_strict_csp(create_app({**config, **site_settings})))
     thread = threading.Thread(target=server.serve_forever, name="facevoice-site", daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield url
     finally:
         server.shutdown()
         server.server_close()
@@ -156,9 +176,10 @@ class FakeMedia:
 class Browsers:
     """Headless Chromium launches by camera and microphone, one open at a time."""
 
-    def __init__(self, playwright: Playwright, site: str, folder: Path) -> None:
+    def __init__(self, playwright: Playwright, site: str, folder: Path, host: str) -> None:
         self.playwright = playwright
         self.site = site
+        self.host = host
         self.folder = folder
         self.media = FakeMedia(folder / "media")
         self.media.folder.mkdir()
@@ -181,7 +202,7 @@ class Browsers:
             "XDG_DATA_HOME": str(home / ".local" / "share"),
             "TMPDIR": str(home),
         }
-        args = list(CHROMIUM_FLAGS)
+        args = [*CHROMIUM_FLAGS, RESOLVER_RULES.format(host=self.host)]
         if camera != NO_DEVICES or microphone != NO_DEVICES:
             args += [
                 "--use-fake-device-for-media-stream",
@@ -215,10 +236,10 @@ class Browsers:
 
 @pytest.fixture(scope="module")
 def browsers(
-    playwright: Playwright, site: str, tmp_path_factory: pytest.TempPathFactory
+    playwright: Playwright, site: str, site_host: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Browsers]:
     """The module's browsers; closed when the module's tests are done."""
-    pool = Browsers(playwright, site, tmp_path_factory.mktemp("browsers"))
+    pool = Browsers(playwright, site, tmp_path_factory.mktemp("browsers"), site_host)
     try:
         yield pool
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -144,8 +145,16 @@ class Person:
         except AssertionError:
             raise AssertionError(f"step failed: {status.inner_text()!r}") from None
 
-    def sign_up(self, username: str, shots: str | None = None) -> None:
-        """Sign up through the sign-up page; ``shots`` names screenshots of each state."""
+    def sign_up(
+        self,
+        username: str,
+        shots: str | None = None,
+        before_create: Callable[[], None] | None = None,
+    ) -> None:
+        """Sign up through the sign-up page; ``shots`` names screenshots of each state.
+
+        ``before_create`` runs once the photo and the phrases are done (adding a passkey).
+        """
         self.visit("/sign_up")
         if shots:
             self.shot(f"{shots}-1-empty")
@@ -160,6 +169,8 @@ class Person:
             self.expect_ok(self.record(f"Record phrase {number}", shot))
         if shots:
             self.shot(f"{shots}-5-all-steps-done")
+        if before_create is not None:
+            before_create()
         self.click("Create account")
         expect(self.page.get_by_role("heading", name="Your account is ready")).to_be_visible()
         codes = self.page.locator("#signed-up .codes-list li")

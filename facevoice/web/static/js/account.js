@@ -1,6 +1,7 @@
-// The account page: new recovery codes, log out everywhere, delete the account.
+// The account page: new recovery codes, passkeys, log out everywhere, delete the account.
 
 import { post } from "./api.js";
+import { createPasskey } from "./passkey.js";
 import { showCodes } from "./recovery_codes.js";
 import { Activity, showProblem, showStatus } from "./ui.js";
 
@@ -63,6 +64,45 @@ async function deleteAccount() {
   const answer = await post("/account/delete", { confirm: confirm.value.trim() });
   if (answer.ok) follow(answer.redirect, "/");
   else showRefusal(status, answer);
+}
+
+async function addPasskey() {
+  const status = $("#passkeys-status");
+  showStatus(status, "Create the passkey on your device…", "busy");
+  const answer = await createPasskey(
+    "/account/passkeys/options",
+    "/account/passkeys",
+    {},
+    { name: $("#passkey-name").value },
+  );
+  if (answer.ok) window.location.reload();
+  else showRefusal(status, answer);
+}
+
+/** Rename or remove the passkey of a table row. */
+async function changePasskey(row, action) {
+  const status = $("#passkeys-status");
+  const id = row.dataset.passkeyId;
+  let answer;
+  if (action === "rename") {
+    const name = window.prompt("New name of this passkey", row.querySelector(".passkey-name").textContent);
+    if (name === null) return;
+    answer = await post(`/account/passkeys/${id}/rename`, { name });
+  } else {
+    if (!window.confirm("Remove this passkey? It will no longer log you in.")) return;
+    answer = await post(`/account/passkeys/${id}/delete`, {});
+  }
+  if (answer.ok) window.location.reload();
+  else showRefusal(status, answer);
+}
+
+for (const row of document.querySelectorAll("#passkeys tr[data-passkey-id]")) {
+  row.querySelector(".rename-passkey").addEventListener("click", () => changePasskey(row, "rename"));
+  row.querySelector(".remove-passkey").addEventListener("click", () => changePasskey(row, "remove"));
+}
+if ($("#add-passkey")) {
+  activity.guard($("#add-passkey"));
+  $("#add-passkey").addEventListener("click", () => activity.run(addPasskey));
 }
 
 for (const [id, action] of [

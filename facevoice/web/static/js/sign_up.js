@@ -169,7 +169,7 @@ async function createAccount() {
     resetSamples("");
     names.input.setAttribute("aria-invalid", "true");
     names.input.focus();
-  } else if (answer.status === 400) {
+  } else if (answer.status === 400 && !/passkey/i.test(answer.message)) {
     resetSamples("Your photo and phrases expired: take them again.");
     photo.button.focus();
   }
