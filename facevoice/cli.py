@@ -34,6 +34,9 @@ def run() -> None:
     app = create_app()
     current = app.extensions["facevoice"].settings
     click.echo(f"facevoice: data in {current.data_dir}")
+    # Browsers allow passkeys (WebAuthn) on https:// origins and on http://localhost only,
+    # never on an address such as 127.0.0.1: open the site by the passkey origin.
+    click.echo(f"facevoice: open {current.webauthn_origin}/")
     app.run(host=current.host, port=current.port, threaded=True)
 
 

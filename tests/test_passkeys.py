@@ -8,6 +8,7 @@ with Chromium's virtual authenticator.
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -477,3 +478,21 @@ def test_the_passkey_migration_on_sqlite(tmp_path: Path) -> None:
 
 def test_the_passkey_migration_on_postgresql(postgres_url: str) -> None:
     passkey_migration_round_trip(postgres_url)
+
+
+def test_make_run_prints_the_url_passkeys_work_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    import facevoice
+    from facevoice import cli
+
+    class Stub:
+        def __init__(self) -> None:
+            self.extensions = {"facevoice": SimpleNamespace(settings=Settings(data_dir="/d"))}
+
+        def run(self, **_: Any) -> None:
+            """Serve nothing."""
+
+    monkeypatch.setattr(facevoice, "create_app", lambda: Stub())
+    output = CliRunner().invoke(cli.main, ["run"]).output
+    assert "open http://localhost:5000/" in output
