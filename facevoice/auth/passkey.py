@@ -33,7 +33,7 @@ from webauthn.helpers.structs import (
 
 from facevoice.auth.factors import PASSKEY
 from facevoice.config import Settings
-from facevoice.errors import ConfigurationError, PasskeyRefused
+from facevoice.errors import ConfigurationError, PasskeyRefused, ServiceUnavailable
 from facevoice.storage.database import (
     Database,
     PasskeyCredential,
@@ -230,6 +230,8 @@ class PasskeyFactor:
         """
         try:
             proof = self._verify(username, response, challenge)
+        except ServiceUnavailable:
+            raise  # the database is down (503): nothing was refused
         except Exception:  # py_webauthn raises more than its own errors on malformed input
             record_event(self.database, "log_in", username, client_ip, "refused", factors=[PASSKEY])
             raise PasskeyRefused() from None
