@@ -185,7 +185,7 @@ class Settings:
         default="",
         metadata={
             "doc": "Origin passkeys are bound to, scheme://host[:port] (default: ISSUER's, "
-            "else http://localhost:PORT)"
+            "else SERVER_NAME's, else http://localhost:PORT)"
         },
     )
     passkeys: str = field(
@@ -256,12 +256,15 @@ class Settings:
 
     @property
     def webauthn_origin(self) -> str:
-        """The origin passkeys are made for: ``origin``, else the issuer's, else localhost."""
+        """The origin passkeys are made for: ``origin``, else the issuer's, else the server
+        name's, else localhost on ``port`` (browsers allow WebAuthn there over plain HTTP)."""
         if self.origin:
             return self.origin.rstrip("/")
         if self.issuer:
             parts = urlsplit(self.issuer)
             return f"{parts.scheme}://{parts.netloc}"
+        if self.server_name:
+            return f"{'https' if self.https else 'http'}://{self.server_name}"
         return f"http://localhost:{self.port}"
 
     @property

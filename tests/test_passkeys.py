@@ -147,6 +147,8 @@ def test_the_origin_defaults_to_the_issuer_then_localhost() -> None:
     assert issued.webauthn_origin == "https://id.example.org"
     assert issued.webauthn_rp_id == "id.example.org"
     assert Settings(origin="https://a.example/").webauthn_origin == "https://a.example"
+    named = Settings(server_name="login.example.org", https=True)
+    assert named.webauthn_origin == "https://login.example.org"
 
 
 # --- Log-in: passkey first, then face and voice.
