@@ -257,11 +257,40 @@ def test_another_users_passkey_is_refused(device: SoftAuthenticator, make_visito
 
 def test_malformed_credentials_are_401_never_500(device: SoftAuthenticator, make_visitor) -> None:  # type: ignore[no-untyped-def]
     visitor = make_visitor()
-    for credential in ({}, {"id": "x"}, {"id": passkey_id_of(device), "response": 3}):
+    own = passkey_id_of(device)
+    broken = {"id": own, "rawId": own, "type": "public-key"}
+    malformed = [
+        {},
+        {"id": "x"},
+        {"id": own, "response": 3},
+        {**broken, "response": {"clientDataJSON": 5, "authenticatorData": [], "signature": {}}},
+        {**broken, "response": {"clientDataJSON": "!!", "authenticatorData": "", "signature": ""}},
+        {**broken, "rawId": "AAAA", "response": {}},
+    ]
+    for credential in malformed:
         options_of(visitor.post("/log_in/passkey/options", username="obama"))
         answer = visitor.post("/log_in/passkey", username="obama", credential=credential)
-        assert answer.status_code == 401
+        assert answer.status_code == 401, credential
+        options_of(visitor.post("/log_in/passkey/options", username="obama"))
+        answer = visitor.post("/log_in/passkey_only", username="obama", credential=credential)
+        assert answer.status_code == 401, credential
     assert visitor.post("/log_in/passkey", username="obama", credential="x").status_code == 400
+
+
+def test_malformed_registrations_are_401_never_500(make_visitor) -> None:  # type: ignore[no-untyped-def]
+    visitor = make_visitor()
+    visitor.take_photo("obama", "sign_up", media.photo("obama.jpg"))
+    good = SoftAuthenticator().create({"challenge": "AAAA"})
+    malformed = [
+        {},
+        {**good, "response": {"clientDataJSON": 3, "attestationObject": "!!"}},
+        {**good, "response": {**good["response"], "attestationObject": "AAAA"}},
+        {**good, "response": {**good["response"], "transports": [7, "x" * 500]}},
+    ]
+    for credential in malformed:
+        options_of(visitor.post("/sign_up/passkey/options", username="obama"))
+        answer = visitor.post("/sign_up/passkey", username="obama", credential=credential)
+        assert answer.status_code == 401, credential
 
 
 def test_without_options_a_passkey_answer_is_refused(
