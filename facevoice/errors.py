@@ -167,6 +167,5 @@ class PasskeyNeeded(FacevoiceError):
 
     status = 401
     default_message = (
-        "This account has a passkey: confirm it first, then take your photo and record "
-        "your voice."
+        "This account has a passkey: confirm it first, then take your photo and record your voice."
     )
