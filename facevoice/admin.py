@@ -22,6 +22,7 @@ from facevoice.storage.database import (
     get_user,
 )
 from facevoice.storage.lockout import reset_failures
+from facevoice.storage.oidc import delete_user_rows
 from facevoice.storage.sessions import end_user_sessions
 from facevoice.storage.templates import (
     FACE,
@@ -76,7 +77,8 @@ def list_users(database: Database) -> list[UserRow]:
 
 
 def delete_user(database: Database, username: str) -> bool:
-    """Delete a user with all their data: templates, sessions, failure counters, audit entries.
+    """Delete a user with all their data: templates, sessions, failure counters, audit entries,
+    OpenID Connect codes, tokens and consents.
 
     Every session of the user ends at once. Returns whether a registered user was deleted
     (the other data goes either way).
@@ -90,6 +92,7 @@ def delete_user(database: Database, username: str) -> bool:
             return False
         # The foreign key cascades too; deleting here does not depend on it being enforced.
         session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+        delete_user_rows(session, user.id)
         session.delete(user)
         return True
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from alembic.script import ScriptDirectory
 
 from facevoice.errors import UsernameTaken
 from facevoice.storage import database as database_module
@@ -199,7 +200,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "9999"
-down_revision = "0003"
+down_revision = "{head}"
 branch_labels = None
 depends_on = None
 
@@ -224,7 +225,9 @@ def test_a_later_migration_rebuilding_users_keeps_login_sessions(
     token = open_login_session(database, user, 3600)
     later = tmp_path / "later"
     later.mkdir()
-    (later / "9999_later.py").write_text(LATER_MIGRATION)
+    # On top of whatever the newest migration is, as a future migration would be.
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    (later / "9999_later.py").write_text(LATER_MIGRATION.replace("{head}", str(head)))
 
     def with_later_migration(url: str):  # type: ignore[no-untyped-def]
         config = alembic_config(url)

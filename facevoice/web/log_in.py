@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, jsonify, render_template, session
 
 from facevoice.storage.attempts import LOG_IN
+from facevoice.web.oidc import PENDING, pending_redirect
 from facevoice.web.requests import answer, client_ip, read_fields, username_field
 from facevoice.web.security import rate_limited, start_login_session
 from facevoice.web.services import services
@@ -50,5 +51,10 @@ def log_in():  # type: ignore[no-untyped-def]
         user = services().accounts.log_in(username, attempt, client_ip())
     if user is None:
         return answer(401, REFUSED)
+    # A fresh session keeps only the authorization request this log-in was for.
+    pending = session.get(PENDING)
     start_login_session(user)
-    return answer(200, f"Welcome back, {user.username}.", redirect="/protected")
+    target = pending_redirect(pending)
+    if target is not None:
+        session[PENDING] = pending
+    return answer(200, f"Welcome back, {user.username}.", redirect=target or "/protected")
