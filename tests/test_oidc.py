@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -444,3 +445,11 @@ def test_deleting_the_account_deletes_its_oidc_rows(
 def test_signing_key_file_is_private(app: Flask) -> None:
     path = Path(app.extensions[EXTENSION].settings.oidc_signing_key_path)
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_fresh_log_in_satisfies_prompt_login(rp: RelyingParty, browser: Browser) -> None:
+    first = rp.validate_id_token(logged_in_tokens(rp, browser))
+    time.sleep(1.1)  # auth_time has a resolution of one second
+    rp.nonce = "another-nonce-value"
+    again = rp.validate_id_token(logged_in_tokens(rp, browser, prompt="login"))
+    assert again["auth_time"] > first["auth_time"]
