@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-SYSTEM_PACKAGES := chromium chromium-driver ffmpeg espeak-ng
+SYSTEM_PACKAGES := chromium chromium-driver ffmpeg espeak-ng apache2 libapache2-mod-auth-openidc
 
 .PHONY: install run test lint system-deps bench clean
 
