@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -390,6 +391,7 @@ def test_logout_never_redirects_to_an_unregistered_uri(rp: RelyingParty, browser
         {"grant_type": "authorization_code", "code": "nope"},
         {"grant_type": "refresh_token", "refresh_token": "x" * 5000},
         {"grant_type": "client_credentials"},
+        {"grant_type": "authorization_code", "code": "\x00", "redirect_uri": "\x00"},
     ],
 )
 def test_bad_token_requests_get_oauth_errors_never_500(
@@ -415,6 +417,10 @@ def test_bad_token_requests_get_oauth_errors_never_500(
         "response_type=token&client_id={client_id}&redirect_uri=" + REDIRECT_URI,
         "response_type=code&client_id={client_id}&redirect_uri=" + REDIRECT_URI + "&scope=openid"
         "&code_challenge=x&code_challenge_method=S256&nonce=n&max_age=soon",
+        "response_type=code&client_id=%00x&redirect_uri=" + REDIRECT_URI,
+        "response_type=code&client_id={client_id}&redirect_uri=" + REDIRECT_URI + "&scope=openid"
+        "&code_challenge=" + "a" * 43 + "&code_challenge_method=S256&nonce=%00",
+        "response_type=code&client_id={client_id}&client_id=other&redirect_uri=" + REDIRECT_URI,
     ],
 )
 def test_bad_authorization_requests_get_oauth_errors_never_500(
@@ -453,3 +459,59 @@ def test_a_fresh_log_in_satisfies_prompt_login(rp: RelyingParty, browser: Browse
     rp.nonce = "another-nonce-value"
     again = rp.validate_id_token(logged_in_tokens(rp, browser, prompt="login"))
     assert again["auth_time"] > first["auth_time"]
+
+
+def test_a_token_request_with_a_nul_client_id_is_invalid_client(rp: RelyingParty) -> None:
+    answer = requests.post(
+        rp.metadata["token_endpoint"],
+        data={"grant_type": "authorization_code", "code": "x", "client_id": "\x00"},
+        timeout=30,
+    )
+    assert answer.status_code in (400, 401)
+    assert answer.json()["error"] in {"invalid_client", "invalid_request"}
+
+
+def test_a_revoked_consent_is_asked_again_and_its_tokens_stop_working(
+    rp: RelyingParty, browser: Browser
+) -> None:
+    token = logged_in_tokens(rp, browser)
+    page = browser.open(browser.base_url + "/oidc/consents")
+    assert "Test app" in page.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf
+    revoked = browser.http.post(
+        browser.base_url + "/oidc/consents/revoke",
+        data={"csrf_token": csrf.group(1), "client_id": rp.client_id},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert revoked.status_code == 302
+    assert rp.refresh(token["refresh_token"]).json()["error"] == "invalid_grant"
+    rp.nonce = "another-nonce-value"
+    again = browser.open(rp.authorization_url())
+    assert again.status_code == 200 and 'value="allow"' in again.text
+
+
+def test_a_code_from_one_machine_is_redeemed_at_another(
+    app: Flask, rp: RelyingParty, browser: Browser, models: Any, tmp_path: Path
+) -> None:
+    from facevoice import create_app
+
+    settings = app.extensions[EXTENSION].settings
+    other = create_app(
+        {
+            "data_dir": str(tmp_path / "other"),
+            "models": models,
+            "warm_up": False,
+            "TESTING": True,
+            "database_url": settings.database_url,
+            "issuer": settings.issuer,
+            "oidc_signing_key_file": str(settings.oidc_signing_key_path),
+        }
+    )
+    answer = browser.authorize(rp.authorization_url())
+    with live_server(other, free_port()) as other_url:
+        rp.metadata["token_endpoint"] = other_url + "/oidc/token"
+        token = rp.fetch_token(answer.headers["Location"])
+        rp.metadata["jwks_uri"] = other_url + "/oidc/jwks"
+        assert rp.validate_id_token(token)["sub"] == public_id(app)

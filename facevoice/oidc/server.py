@@ -9,6 +9,7 @@ password grants exist here.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -34,6 +35,9 @@ OPENID, PROFILE, OFFLINE = "openid", "profile", "offline_access"
 SCOPES = (OPENID, PROFILE, OFFLINE)
 S256 = "S256"
 TOKEN_BYTES = 32
+CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# A nonce is stored and compared: printable ASCII of a sane length (PostgreSQL refuses NUL).
+NONCE = re.compile(r"[\x21-\x7e]{1,255}")
 TOKEN_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
 
 
@@ -237,6 +241,13 @@ class IdToken(OpenIDCode):
         super().__init__(require_nonce=True)
         self.provider = provider
 
+    def validate_openid_authorization_request(self, grant: Any, redirect_uri: str) -> None:
+        """Require a nonce we can store: printable ASCII, at most 255 characters."""
+        nonce = grant.request.payload.data.get("nonce")
+        if nonce and not NONCE.fullmatch(nonce):
+            raise InvalidRequestError("Invalid 'nonce'", redirect_uri=redirect_uri)
+        super().validate_openid_authorization_request(grant, redirect_uri)
+
     def exists_nonce(self, nonce: str, request: Any) -> bool:
         """Whether this client already used the nonce: a replayed request."""
         return store.nonce_used(self.provider.database, request.payload.client_id, nonce)
@@ -303,7 +314,9 @@ class Provider:
 
     def query_client(self, client_id: str) -> Client | None:
         """The registered client with this id."""
-        row = store.get_client(self.database, client_id or "")
+        if not isinstance(client_id, str) or not CLIENT_ID.fullmatch(client_id):
+            return None  # never a query with bytes the database refuses
+        row = store.get_client(self.database, client_id)
         return Client(row) if row is not None else None
 
     def subject(self, user_id: int, auth_time: int, amr: list[str], acr: str) -> Subject | None:

@@ -37,6 +37,7 @@ bp = Blueprint("oidc", __name__)
 
 EXTENSION = "facevoice.oidc"
 PENDING = "oidc_pending"  # the authorization request waiting for a log-in, in the session
+PENDING_SECONDS = 600  # an abandoned authorization request does not hijack a later log-in
 AUTHORIZE_PATH = "/oidc/authorize"
 SCOPE_TEXT = {
     OPENID: "A random identifier of your account (never your username)",
@@ -245,6 +246,8 @@ def send_to_log_in() -> Response:
 def pending_redirect(pending: Any) -> str | None:
     """Where a successful log-in continues: the pending authorization (a local path), or None."""
     if not isinstance(pending, dict) or not isinstance(pending.get("query"), str):
+        return None
+    if time.time() - float(pending.get("at", 0)) > PENDING_SECONDS:
         return None
     return f"{AUTHORIZE_PATH}?{pending['query']}"
 
