@@ -214,7 +214,7 @@ def needs_log_in(subject: Subject | None, acr: str, redirect_uri: str) -> bool:
     max_age = max_age_seconds(redirect_uri)
     if subject is None:
         stale = True
-    elif just_logged_in_for_this_request(subject):
+    elif just_logged_in_for_this_request():
         stale = False
     else:
         stale = (
@@ -227,19 +227,20 @@ def needs_log_in(subject: Subject | None, acr: str, redirect_uri: str) -> bool:
     return stale
 
 
-def just_logged_in_for_this_request(subject: Subject) -> bool:
+def just_logged_in_for_this_request() -> bool:
     """Whether the session logged in after this same request sent it to the log-in page."""
-    pending = session.get(PENDING)
+    pending, record = session.get(PENDING), login_record()
     return (
         isinstance(pending, dict)
+        and record is not None
         and pending.get("query") == request.query_string.decode()
-        and subject.auth_time >= int(pending.get("at", 0))
+        and record[0] >= float(pending.get("at", 0))
     )
 
 
 def send_to_log_in() -> Response:
     """Keep the request in the session and send the browser to the log-in page."""
-    session[PENDING] = {"query": request.query_string.decode(), "at": int(time.time())}
+    session[PENDING] = {"query": request.query_string.decode(), "at": time.time()}
     return redirect("/log_in")
 
 
