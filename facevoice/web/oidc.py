@@ -315,17 +315,20 @@ def userinfo():  # type: ignore[no-untyped-def]
     if scheme.lower() == "bearer":
         found = store.find_access_token(services().database, value.strip())
     if found is None or OPENID not in found.scope.split():
-        response = jsonify(error="invalid_token")
-        response.status_code = 401
-        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
-        return response
+        return invalid_token()
     current = provider()
     subject = current.subject(found.user_id, found.auth_time, found.amr.split(), found.acr)
     if subject is None:
-        response = jsonify(error="invalid_token")
-        response.status_code = 401
-        return response
+        return invalid_token()
     return jsonify(dict(current.user_info(subject, found.scope)))
+
+
+def invalid_token() -> Response:
+    """401 for a missing, unknown, expired or revoked access token (RFC 6750 §3)."""
+    response = jsonify(error="invalid_token")
+    response.status_code = 401
+    response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    return response
 
 
 @bp.route("/oidc/logout", methods=["GET", "POST"])
