@@ -1,7 +1,8 @@
 """A relying party we did not write: Apache httpd with mod_auth_openidc, driven by Chromium.
 
 Headless Chromium opens Apache's protected folder, is sent to facevoice, logs in with the
-fake camera and microphone, consents, and lands on the protected page showing the claims
+fake camera and microphone with the challenges on (the head turn and the digits, fixed as in
+test_challenges.py), consents, and lands on the protected page showing the claims
 Apache received; then logs out through Apache (RP-initiated logout).
 """
 
@@ -29,6 +30,7 @@ from facevoice.biometrics.models import Biometrics
 from facevoice.storage import oidc as store
 from facevoice.web.services import EXTENSION
 from tests.browser.conftest import QuietHandler, with_strict_csp
+from tests.browser.fake_media import CLIP_STILL, CLIP_TURNING_RIGHT, JACKSON_READING, jackson_says
 from tests.browser.people import Person
 from tests.servers import free_port
 
@@ -36,7 +38,9 @@ pytestmark = pytest.mark.browser
 
 APACHE = Path("/usr/sbin/apache2")
 MODULES = Path("/usr/lib/apache2/modules")
-USERNAME = "barack_o"
+USERNAME = "clip_person"
+DIGITS = "47192"
+DESKTOP = {"width": 1024, "height": 900}
 CLAIMS_PAGE = """<html><body><h1>Apache protected page</h1>
 <p>sub: <span id="sub"><!--#echo var="OIDC_CLAIM_sub" --></span></p>
 <p>amr: <span id="amr"><!--#echo var="OIDC_CLAIM_amr" --></span></p>
@@ -60,8 +64,11 @@ def site_app(tmp_path_factory: pytest.TempPathFactory, models: Biometrics, site_
             "data_dir": str(tmp_path_factory.mktemp("site") / "data"),
             "models": models,
             "warm_up": False,
-            "voice_challenge": False,
-            "face_challenge": False,
+            # The challenges on, fixed so that the fake devices can answer them
+            # (as tests/browser/test_challenges.py does).
+            "TESTING": True,
+            "fixed_voice_challenge": DIGITS,
+            "fixed_face_turn": "right",
             "issuer": f"http://127.0.0.1:{port}",
         }
     )
@@ -184,9 +191,24 @@ def apache(site: str, site_app: Flask) -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def test_apache_logs_in_through_facevoice_and_logs_out(apache: str, site: str, person: Any) -> None:
-    someone: Person = person()
-    someone.sign_up(USERNAME)
+@pytest.fixture(scope="module")
+def registered(browsers: Any, screenshots: Any) -> str:
+    """The clip's person, signed up through the page facing the camera, with jackson's voice."""
+    context = browsers.context(CLIP_STILL, JACKSON_READING, ("camera", "microphone"), DESKTOP)
+    try:
+        someone = Person(context.new_page(), screenshots)
+        someone.sign_up(USERNAME)
+        assert not someone.page_problems, someone.page_problems
+    finally:
+        context.close()
+    return USERNAME
+
+
+def test_apache_logs_in_through_facevoice_and_logs_out(
+    apache: str, site: str, registered: str, person: Any
+) -> None:
+    # At log-in the clip's person turns right as asked, and jackson says the digits.
+    someone: Person = person(camera=CLIP_TURNING_RIGHT, microphone=jackson_says(DIGITS))
     someone.visit(apache + "/protected/claims.html")
     expect(someone.page).to_have_url(re.compile(r"/log_in$"))
     someone.username_box.fill(USERNAME)
