@@ -515,3 +515,20 @@ def test_a_code_from_one_machine_is_redeemed_at_another(
         token = rp.fetch_token(answer.headers["Location"])
         rp.metadata["jwks_uri"] = other_url + "/oidc/jwks"
         assert rp.validate_id_token(token)["sub"] == public_id(app)
+
+
+def test_prompt_none_without_consent_is_consent_required(
+    rp: RelyingParty, browser: Browser
+) -> None:
+    browser.open(rp.authorization_url())
+    browser.log_in_obama("obama")
+    params = callback_params(browser.open(rp.authorization_url(prompt="none")))
+    assert params["error"] == "consent_required"
+
+
+def test_prompt_none_with_a_session_and_consent_answers_a_code_without_a_page(
+    rp: RelyingParty, browser: Browser
+) -> None:
+    logged_in_tokens(rp, browser)
+    rp.nonce = "another-nonce-value"
+    assert "code" in callback_params(browser.open(rp.authorization_url(prompt="none")))
