@@ -69,7 +69,7 @@ SPLIT_TAKES = {"tune": range(0, 25), "test": range(25, 50)}
 ESPEAK_VOICES = ("en-us", "en-gb", "en-gb-scotland", "en-029", "en-gb-x-rp", "en-gb-x-gbclan")
 ESPEAK_VARIANTS = ("m1", "m2", "m3", "m4", "m7", "f1", "f2", "f3", "f4", "klatt")
 VOICE_MIN_SIMILARITY = Settings().voice_min_similarity
-FACE_MAX_DISTANCE = Settings().face_max_cosine_distance
+FACE_MAX_DISTANCE = Settings().face_max_fused_distance
 CLIP_TEMPLATE_FRAME = 176
 CLIP_TURN = (84, 172)  # frames where the clip's one person turns to their right and back
 # (template photo, photos shown to the camera) of people with two or more photos.

@@ -94,11 +94,24 @@ def check_photos() -> None:
         raise SystemExit(f"labels and photos differ: {sorted(found ^ set(PHOTOS))}")
 
 
-def write_pairs(path: Path, distinct_photographs: bool) -> int:
+def tuning_photo(name: str) -> bool:
+    """Photos the fused face threshold was chosen on: those at the top of faces/."""
+    return "/" not in name
+
+
+def test_photos(hashes: dict[str, str]) -> list[str]:
+    """Photos it is tested on: those under people/, less byte-identical copies of the others."""
+    tuning = {hashes[name] for name in PHOTOS if tuning_photo(name)}
+    return [name for name in PHOTOS if not tuning_photo(name) and hashes[name] not in tuning]
+
+
+def write_pairs(
+    path: Path, distinct_photographs: bool, photos: list[str] | None = None
+) -> int:
     """Write every pair of photos, except byte-identical files (and same photographs)."""
     hashes = {name: content_hash(name) for name in PHOTOS}
     rows = []
-    for x, y in itertools.combinations(sorted(PHOTOS), 2):
+    for x, y in itertools.combinations(sorted(photos or PHOTOS), 2):
         if hashes[x] == hashes[y]:
             continue
         if distinct_photographs and PHOTOS[x][1] == PHOTOS[y][1]:
@@ -130,10 +143,17 @@ def write_persons(path: Path) -> None:
 
 
 def main() -> None:
-    """Write eval/faces-pairs.csv, eval/faces-pairs-distinct.csv and eval/persons.json."""
+    """Write the pairs files (all, distinct, tune and test splits) and eval/persons.json."""
     check_photos()
     for name, distinct in (("faces-pairs.csv", False), ("faces-pairs-distinct.csv", True)):
         print(f"eval/{name}: {write_pairs(EVAL / name, distinct)} pairs")
+    hashes = {name: content_hash(name) for name in PHOTOS}
+    splits = {
+        "faces-pairs-tune.csv": [name for name in PHOTOS if tuning_photo(name)],
+        "faces-pairs-test.csv": test_photos(hashes),
+    }
+    for name, photos in splits.items():
+        print(f"eval/{name}: {write_pairs(EVAL / name, False, photos)} pairs")
     write_persons(EVAL / "persons.json")
     print(f"eval/persons.json: {len(PERSONS)} persons")
 

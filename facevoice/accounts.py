@@ -8,17 +8,18 @@ templates, or log-in compares them with the templates.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
-import numpy as np
-
+from facevoice.auth.biometric import BiometricFactor, samples
+from facevoice.auth.factors import BIOMETRIC
+from facevoice.auth.policy import decide, refuse_if_locked
+from facevoice.auth.recovery_codes import RecoveryCodes
+from facevoice.auth.recovery_codes import new_set as new_recovery_codes
 from facevoice.biometrics.audio import load_speech
-from facevoice.biometrics.face import FaceMatch, create_embedding, verify_face
+from facevoice.biometrics.face import create_embedding
 from facevoice.biometrics.images import image_size, load_image
 from facevoice.biometrics.liveness import (
     FaceChallenge,
     HeadTurnRules,
-    burst_matches,
     check_burst_size,
     check_frame_count,
     judge_motion,
@@ -27,23 +28,15 @@ from facevoice.biometrics.liveness import (
 from facevoice.biometrics.models import Biometrics
 from facevoice.biometrics.speech import ADVICE as SPOKEN_CHALLENGE_ADVICE
 from facevoice.biometrics.speech import Challenge, check_challenge
-from facevoice.biometrics.vectors import normalise
-from facevoice.biometrics.voice import VoiceMatch, enrollment_template, voice_check
+from facevoice.biometrics.voice import enrollment_template
 from facevoice.config import Settings
-from facevoice.errors import (
-    AccountDisabled,
-    AccountLocked,
-    LivenessFailed,
-    MissingSample,
-    UsernameTaken,
-)
+from facevoice.errors import LivenessFailed, MissingSample, UsernameTaken
 from facevoice.storage.attempts import Attempt, username_key
 from facevoice.storage.database import (
     Database,
     User,
     audit_event,
     create_user,
-    get_user,
     is_registered,
     record_event,
 )
@@ -60,21 +53,13 @@ from facevoice.storage.templates import FACE, VOICE, TemplateCipher
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Verification:
-    """Both comparisons of a log-in; it succeeds only when both match."""
-
-    face: FaceMatch
-    voice: VoiceMatch
-
-    @property
-    def accepted(self) -> bool:
-        """Whether the face and the voice both match."""
-        return self.face.matched and self.voice.matched
-
-
 class Accounts:
-    """The operations behind the pages: take a photo, record a voice, sign up, log in."""
+    """The operations behind the pages: take a photo, record a voice, sign up, log in.
+
+    Each factor lives in ``facevoice.auth`` (``biometric``: the comparisons;
+    ``recovery_codes``: the codes, ``recovery`` here) and the policy there decides; this
+    class captures samples and runs the sign-up and the biometric log-in around them.
+    """
 
     def __init__(
         self, settings: Settings, database: Database, cipher: TemplateCipher, models: Biometrics
@@ -89,6 +74,8 @@ class Accounts:
             settings.lockout_wait_seconds,
             settings.disable_after_failures,
         )
+        self.biometric = BiometricFactor(settings, database, cipher, self.turn_rules)
+        self.recovery = RecoveryCodes(database, self.lockout)
 
     def take_photo(self, attempt: Attempt, image: bytes) -> None:
         """Embed the single face of a photo into the attempt; the photo is decoded in memory
@@ -168,10 +155,14 @@ class Accounts:
         the missing sample before reserving a try of its own.
         """
         record_failure(self.database, username, self.lockout)
-        record_event(self.database, "log_in", username, client_ip, outcome)
+        record_event(self.database, "log_in", username, client_ip, outcome, factors=BIOMETRIC)
 
-    def sign_up(self, username: str, attempt: Attempt | None, client_ip: str) -> User:
-        """Register ``username`` from the attempt's samples, and write it to the audit log.
+    def sign_up(
+        self, username: str, attempt: Attempt | None, client_ip: str
+    ) -> tuple[User, list[str]]:
+        """Register ``username`` from the attempt's samples, with its ten recovery codes.
+
+        Returns the user and the codes to show once; the sign-up goes to the audit log.
 
         ``UsernameTaken`` if the name exists, ``MissingSample`` if a sample is missing.
         """
@@ -201,15 +192,17 @@ class Accounts:
         try:
             if attempt is None:
                 raise MissingSample()
-            self._samples(attempt)
+            samples(attempt)
         except MissingSample:
-            record_event(self.database, "log_in", username, client_ip, "missing_sample")
+            record_event(
+                self.database, "log_in", username, client_ip, "missing_sample", factors=BIOMETRIC
+            )
             raise
         self._refuse_if_locked(
             reserve_attempt(self.database, username, self.lockout), username, client_ip
         )
-        user, result = self.verification(attempt)
-        if result.accepted:
+        user, result = self.biometric.verify(attempt)
+        if decide(result.proven).accepted:
             reset_failures(self.database, username)
             outcome = "accepted"
         else:
@@ -222,91 +215,28 @@ class Accounts:
             outcome,
             result.face.distance,
             result.voice.similarity,
+            factors=BIOMETRIC,
         )
-        return user if result.accepted else None
+        return user if outcome == "accepted" else None
 
     def _refuse_if_locked(self, state: LockoutState, username: str, client_ip: str) -> None:
-        """Audit and raise ``AccountDisabled`` (403) or ``AccountLocked`` (429) if not allowed."""
-        if state.allowed:
-            return
-        outcome = "disabled" if state.disabled else "locked"
-        record_event(self.database, "log_in", username, client_ip, outcome)
-        if state.disabled:
-            raise AccountDisabled()
-        raise AccountLocked(state.retry_after_seconds)
+        refuse_if_locked(self.database, state, username, client_ip, BIOMETRIC)
 
-    def register(self, attempt: Attempt, client_ip: str) -> User:
-        """Create the attempt's user with both templates and its "registered" audit entry.
+    def register(self, attempt: Attempt, client_ip: str) -> tuple[User, list[str]]:
+        """Create the attempt's user with both templates, recovery codes and its audit entry.
 
-        All three are written in one transaction; raises if a sample is missing.
+        All are written in one transaction; returns the user and the codes (in clear, to
+        show once: only their hashes are kept). Raises if a sample is missing.
         """
-        face, voices = self._samples(attempt)
+        face, voices = samples(attempt)
         key = username_key(attempt.username)
-        return create_user(
+        codes, code_rows = new_recovery_codes()
+        user = create_user(
             self.database,
             attempt.username,
             face=self.cipher.seal(face, key, FACE),
             voice=self.cipher.seal(enrollment_template(voices), key, VOICE),
             event=audit_event("sign_up", attempt.username, client_ip, "registered"),
+            recovery_codes=code_rows,
         )
-
-    def verification(self, attempt: Attempt) -> tuple[User | None, Verification]:
-        """Compare the attempt's samples with the user's templates.
-
-        An unknown user is compared with random templates, so it costs the same work and
-        fails like a wrong face would.
-        """
-        face, voices = self._samples(attempt)
-        with self.database.session() as session:
-            user = get_user(session, attempt.username)
-        face_template, voice_template = self._templates(user, face.size, voices[-1].size)
-        result = Verification(
-            face=self._verify_face(face_template, face, attempt.burst()),
-            voice=voice_check(voice_template, voices[-1], self.settings.voice_min_similarity),
-        )
-        return (user, result) if user is not None else (None, _refused(result))
-
-    def _verify_face(
-        self, template: np.ndarray, face: np.ndarray, burst: list[np.ndarray]
-    ) -> FaceMatch:
-        """The face's match; after a head-turn burst every frame must show the same person."""
-        limit = self.settings.face_max_cosine_distance
-        match = verify_face(template, face, limit)
-        if burst and match.matched:
-            matched = burst_matches(
-                template, face, burst, limit, self.turn_rules.turned_distance_factor
-            )
-            return FaceMatch(matched=matched, distance=match.distance)
-        return match
-
-    def _samples(self, attempt: Attempt) -> tuple[np.ndarray, list[np.ndarray]]:
-        face, voices = attempt.face(), attempt.voices()
-        if face is None and not voices:
-            raise MissingSample("Take your photo and record your voice first.")
-        if face is None:
-            raise MissingSample("Take your photo first.")
-        if not voices:
-            raise MissingSample("Record your voice first.")
-        return face, voices
-
-    def _templates(
-        self, user: User | None, face_size: int, voice_size: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        if user is None:
-            rng = np.random.default_rng()
-            return (
-                normalise(rng.standard_normal(face_size)),
-                normalise(rng.standard_normal(voice_size)),
-            )
-        return (
-            self.cipher.open(user.face_template, user.username_key, FACE),
-            self.cipher.open(user.voice_template, user.username_key, VOICE),
-        )
-
-
-def _refused(result: Verification) -> Verification:
-    """A verification forced to fail, keeping the (meaningless) scores for the audit log."""
-    return Verification(
-        face=FaceMatch(matched=False, distance=result.face.distance),
-        voice=VoiceMatch(matched=False, similarity=result.voice.similarity),
-    )
+        return user, codes

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
 
+from facevoice.auth.recovery_codes import RecoveryCodes
 from facevoice.config import Settings
 from facevoice.storage.attempts import username_key
 from facevoice.storage.database import (
@@ -18,10 +19,14 @@ from facevoice.storage.database import (
     Database,
     LoginFailures,
     LoginSession,
+    RecoveryCode,
+    RecoveryFailures,
     User,
     get_user,
+    record_event,
 )
-from facevoice.storage.lockout import reset_failures
+from facevoice.storage.folders import make_dirs
+from facevoice.storage.lockout import LockoutPolicy, reset_failures
 from facevoice.storage.oidc import delete_user_rows
 from facevoice.storage.sessions import end_user_sessions
 from facevoice.storage.templates import (
@@ -44,7 +49,10 @@ AUDIT_FIELDS = (
     "outcome",
     "face_distance",
     "voice_similarity",
+    "factors",
 )
+DELETED = "(deleted account)"  # the audit log's name for an account once it is deleted
+CLI_ADDRESS = "cli"  # the audit log's client address of changes made from the command line
 
 
 @dataclass(frozen=True)
@@ -76,25 +84,55 @@ def list_users(database: Database) -> list[UserRow]:
         ]
 
 
-def delete_user(database: Database, username: str) -> bool:
-    """Delete a user with all their data: templates, sessions, failure counters, audit entries,
-    OpenID Connect codes, tokens and consents.
+def delete_user(database: Database, username: str, client_ip: str = CLI_ADDRESS) -> bool:
+    """Delete a user with all their data: templates, recovery codes, sessions, both failure
+    counters, audit entries, OpenID Connect codes, tokens and consents.
 
-    Every session of the user ends at once. Returns whether a registered user was deleted
-    (the other data goes either way).
+    Every session of the user ends at once. The deletion itself is audited without the
+    name (``DELETED``), so nothing about the person is left. Returns whether a registered
+    user was deleted (the other data goes either way). The account page and the
+    ``facevoice users delete`` command both call this.
     """
     key = username_key(username)
     with database.session() as session:
-        session.execute(delete(LoginFailures).where(LoginFailures.username_key == key))
+        for counter in (LoginFailures, RecoveryFailures):
+            session.execute(delete(counter).where(counter.username_key == key))
         session.execute(delete(AuditEvent).where(func.lower(AuditEvent.username) == key))
         user = get_user(session, username)
         if user is None:
             return False
-        # The foreign key cascades too; deleting here does not depend on it being enforced.
-        session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+        # The foreign keys cascade too; deleting here does not depend on them being enforced.
+        for table in (LoginSession, RecoveryCode):
+            session.execute(delete(table).where(table.user_id == user.id))
         delete_user_rows(session, user.id)
         session.delete(user)
+        record_event(database, "account", DELETED, client_ip, "deleted", session=session)
         return True
+
+
+def new_recovery_codes(database: Database, username: str) -> list[str] | None:
+    """A fresh set of recovery codes for a user (the old set stops working); None if no user.
+
+    For an operator helping someone who lost both their codes and their way in by face and
+    voice, once they proved who they are another way.
+    """
+    with database.session() as session:
+        user = get_user(session, username)
+    if user is None:
+        return None
+    return RecoveryCodes(database, LockoutPolicy()).replace(user, CLI_ADDRESS)
+
+
+def activity(database: Database, username: str, limit: int = 20) -> list[AuditEvent]:
+    """A user's own audit entries (any letter case of the name), newest first."""
+    with database.session() as session:
+        query = (
+            select(AuditEvent)
+            .where(func.lower(AuditEvent.username) == username_key(username))
+            .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+            .limit(limit)
+        )
+        return list(session.scalars(query))
 
 
 def log_out_everywhere(database: Database, username: str) -> int | None:
@@ -103,8 +141,11 @@ def log_out_everywhere(database: Database, username: str) -> int | None:
 
 
 def enable_user(database: Database, username: str) -> bool:
-    """Re-enable biometric log-in of a locked or disabled username; whether it was locked."""
-    return reset_failures(database, username)
+    """Re-enable log-in (biometric and recovery code) of a locked or disabled username;
+    whether either was locked."""
+    biometric = reset_failures(database, username)
+    recovery = reset_failures(database, username, counter=RecoveryFailures)
+    return biometric or recovery
 
 
 def audit_events(
@@ -173,7 +214,11 @@ def _plain(value: object) -> object:
 
 
 def database_of(settings: Settings) -> Database:
-    """The database of these settings, upgraded to the current schema."""
-    database = Database(settings.database_url)
+    """The database of these settings, upgraded to the current schema.
+
+    The data folder is made first: on a fresh installation the CLI may run before the site.
+    """
+    make_dirs(settings.data_dir)
+    database = Database(settings.database_url, settings.database_timeout_seconds)
     database.upgrade()
     return database

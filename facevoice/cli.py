@@ -93,11 +93,29 @@ def users_logout(username: str) -> None:
     click.echo(f"{username}: {ended} session(s) ended")
 
 
+@users.command("new-codes")
+@click.argument("username")
+def users_new_codes(username: str) -> None:
+    """Make a new set of recovery codes for a user and print it (the old set stops working).
+
+    For a user who lost their codes and cannot log in by face and voice: check who they are
+    another way first, then hand them the codes over a safe channel.
+    """
+    codes = admin.new_recovery_codes(admin.database_of(settings()), username)
+    if codes is None:
+        click.echo(f"{username}: no such user")
+        sys.exit(1)
+    click.echo("\n".join(codes))
+    click.echo(
+        f"{username}: {len(codes)} new recovery codes; the old ones no longer work", err=True
+    )
+
+
 @users.command("delete")
 @click.argument("username")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def users_delete(username: str, yes: bool) -> None:
-    """Delete a user with all their data (templates, counters, audit entries)."""
+    """Delete a user with all their data (templates, codes, sessions, counters, audit entries)."""
     if not yes:
         click.confirm(f"Delete {username} and all their data?", abort=True)
     if admin.delete_user(admin.database_of(settings()), username):

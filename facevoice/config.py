@@ -53,8 +53,19 @@ class Settings:
     request_timeout_seconds: int = field(
         default=120, metadata={"doc": "`facevoice serve` restarts a worker stuck this long"}
     )
+    face_max_fused_distance: float = field(
+        default=1.2,
+        metadata={
+            "doc": "A face matches when its fused dlib+SFace distance is at most this "
+            "(1 = each model at its own reference distance)"
+        },
+    )
     face_max_cosine_distance: float = field(
-        default=0.07, metadata={"doc": "A face matches when its cosine distance is at most this"}
+        default=0.07,
+        metadata={
+            "doc": "Accounts enrolled before SFace (dlib alone): a face matches when dlib's "
+            "cosine distance is at most this"
+        },
     )
     voice_min_similarity: float = field(
         default=0.67,
@@ -98,7 +109,7 @@ class Settings:
         default=16, metadata={"doc": "Deepest nesting of arrays and objects in a JSON body (400)"}
     )
     face_detect_width_px: int = field(
-        default=480, metadata={"doc": "Width of the copy the face detector scans"}
+        default=480, metadata={"doc": "The face detector scans a copy fitting a square this wide"}
     )
     min_speech_seconds: float = field(
         default=1.0, metadata={"doc": "Least speech a recording must hold after trimming silence"}
@@ -195,6 +206,12 @@ class Settings:
     )
     session_max_seconds: int = field(
         default=86400, metadata={"doc": "A logged-in session ends this long after log-in"}
+    )
+    reauth_seconds: int = field(
+        default=300,
+        metadata={
+            "doc": "New recovery codes, re-enrollment and deletion need a log-in this recent"
+        },
     )
     warm_up: bool = field(
         default=True, metadata={"doc": "Load and run the models once when the app starts"}

@@ -117,6 +117,15 @@ class LivenessFailed(Unusable):
     default_message = "The challenge was not answered. Try again with a new one."
 
 
+class ReauthenticationRequired(FacevoiceError):
+    """A sensitive account change asked of a log-in that is not recent enough."""
+
+    status = 401
+    default_message = (
+        "For this change, log in again first: it needs a log-in from the last few minutes."
+    )
+
+
 class ServiceUnavailable(FacevoiceError):
     """A service the request needs (database, Redis) does not answer: try again shortly."""
 

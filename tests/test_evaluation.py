@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 
+from facevoice.biometrics.face import SFACE_SCALE
 from facevoice.biometrics.vectors import normalise
 from facevoice.cli import main
 from facevoice.config import Settings
@@ -253,7 +254,7 @@ def test_evaluate_face_reports_every_key(models: Any, face_pairs: Path, tmp_path
     plot = tmp_path / "det.png"
     args = ["--pairs", str(face_pairs), "--images", str(media.FACES), "--plot", str(plot)]
     report = run_json("evaluate", "face", *args)
-    assert list(report) == REPORT_KEYS
+    assert list(report) == [*REPORT_KEYS, "models"]
     assert (report["pairs"], report["genuine"], report["impostor"]) == (5, 2, 2)
     assert report["no_face"] == {
         "count": 1,
@@ -261,11 +262,37 @@ def test_evaluate_face_reports_every_key(models: Any, face_pairs: Path, tmp_path
         "trials_excluded": 1,
         "counted": "trials using them are left out of every rate",
     }
-    assert report["threshold"] == Settings().face_max_cosine_distance
+    assert report["threshold"] == Settings().face_max_fused_distance
     assert (report["far"], report["frr"], report["accuracy"], report["auc"]) == (0, 0, 1, 1)
-    assert report["eer"] == 0 and 0 < report["eer_threshold"] < 0.07
+    assert report["eer"] == 0 and 0 < report["eer_threshold"] < report["threshold"]
     assert report["thresholds_at_far"] == {"0.01": None, "0.001": None, "0.0001": None}
     assert plot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_evaluate_face_reports_each_model_alone_under_models(
+    models: Any, face_pairs: Path
+) -> None:
+    report = run_json("evaluate", "face", "--pairs", str(face_pairs), "--images", str(media.FACES))
+    assert list(report["models"]) == ["dlib", "sface"]
+    dlib, sface = report["models"]["dlib"], report["models"]["sface"]
+    assert dlib["threshold"] == Settings().face_max_cosine_distance
+    assert sface["threshold"] == SFACE_SCALE
+    for figures in (dlib, sface):
+        assert list(figures) == ["genuine", "impostor", *REPORT_KEYS[4:]]
+        assert (figures["genuine"], figures["impostor"]) == (2, 2)
+        assert figures["eer"] == 0 and figures["far"] == 0
+    # The top level is the fused score: not the same numbers as either model's.
+    assert report["eer_threshold"] not in (dlib["eer_threshold"], sface["eer_threshold"])
+
+
+def test_calibrate_writes_the_fused_face_threshold(models: Any, tmp_path: Path) -> None:
+    env = tmp_path / "facevoice.env"
+    pairs = Path(__file__).resolve().parents[1] / "eval" / "faces-pairs.csv"
+    args = ["--pairs", str(pairs), "--images", str(media.FACES), "--target-far", "0.02"]
+    report = run_json("calibrate", *args, "--write", str(env))
+    face = report["face"]
+    assert face["supported"] is True and face["far"] <= 0.02 and face["impostor"] == 177
+    assert env.read_text() == f"FACEVOICE_FACE_MAX_FUSED_DISTANCE={face['threshold']:g}\n"
 
 
 def test_evaluate_face_text_says_how_group_photos_were_counted(

@@ -1,16 +1,24 @@
-"""Face embeddings on the real dlib models and real photos."""
+"""Face embeddings on the real dlib and SFace models and real photos."""
 
 from __future__ import annotations
 
 import pytest
 
-from facevoice.biometrics.face import cosine_distance, create_embedding, verify_face
+from facevoice.biometrics.face import (
+    MODEL_SIZE,
+    cosine_distance,
+    create_embedding,
+    max_distance_for,
+    model_distances,
+    verify_face,
+)
 from facevoice.config import Settings
 from facevoice.errors import NoFaceFound, TooManyFaces
 from tests import media
 
 CAP = 40_000_000
-THRESHOLD = Settings().face_max_cosine_distance
+THRESHOLD = Settings().face_max_fused_distance
+LEGACY_THRESHOLD = Settings().face_max_cosine_distance
 
 
 @pytest.fixture(scope="module")
@@ -19,9 +27,10 @@ def obama(models):  # type: ignore[no-untyped-def]
     return create_embedding(media.FACES / "obama.jpg", models.face, CAP)
 
 
-def test_embedding_is_a_unit_128_vector(obama) -> None:  # type: ignore[no-untyped-def]
-    assert obama.shape == (128,)
-    assert float((obama**2).sum()) == pytest.approx(1.0, abs=1e-5)
+def test_embedding_is_dlib_then_sface_each_a_unit_128_vector(obama) -> None:  # type: ignore[no-untyped-def]
+    assert obama.shape == (2 * MODEL_SIZE,)
+    for half in (obama[:MODEL_SIZE], obama[MODEL_SIZE:]):
+        assert float((half**2).sum()) == pytest.approx(1.0, abs=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -53,7 +62,26 @@ def test_other_people_do_not_match(models, obama, photo: str) -> None:  # type: 
     probe = create_embedding(media.FACES / photo, models.face, CAP)
     result = verify_face(obama, probe, THRESHOLD)
     assert not result.matched
-    assert result.distance > 0.1
+    assert result.distance > 1.3 * THRESHOLD
+
+
+def test_each_model_alone_tells_obama2_from_biden(models, obama) -> None:  # type: ignore[no-untyped-def]
+    same = model_distances(obama, create_embedding(media.FACES / "obama2.jpg", models.face, CAP))
+    other = model_distances(obama, create_embedding(media.FACES / "biden.jpg", models.face, CAP))
+    for model in ("dlib", "sface"):
+        assert same[model] < other[model] / 2
+
+
+def test_a_legacy_dlib_template_is_verified_by_dlib_alone(models, obama) -> None:  # type: ignore[no-untyped-def]
+    legacy = obama[:MODEL_SIZE]
+    limit = max_distance_for(legacy, THRESHOLD, LEGACY_THRESHOLD)
+    assert limit == LEGACY_THRESHOLD
+    same = create_embedding(media.FACES / "obama2.jpg", models.face, CAP)
+    other = create_embedding(media.FACES / "biden.jpg", models.face, CAP)
+    matched = verify_face(legacy, same, limit)
+    assert matched.matched
+    assert matched.distance == pytest.approx(model_distances(obama, same)["dlib"], abs=1e-6)
+    assert not verify_face(legacy, other, limit).matched
 
 
 def test_two_faces_are_refused(models) -> None:  # type: ignore[no-untyped-def]

@@ -71,13 +71,22 @@ RECORDINGS = {
         ("mp3", "libmp3lame"),
     ]
 }
-AUDIO_MAGIC = [
-    b"RIFF\x00\x00\x00\x00WAVE",
-    b"\x1a\x45\xdf\xa3",
-    b"OggS",
-    b"fLaC",
-    b"ID3",
-    b"\xff\xfb",
+# The magic bytes each accepted container starts with.
+AUDIO_MAGIC = {
+    "wav": [b"RIFF\x00\x00\x00\x00WAVE"],
+    "webm": [b"\x1a\x45\xdf\xa3"],
+    "ogg": [b"OggS"],
+    "flac": [b"fLaC"],
+    "mp3": [b"ID3", b"\xff\xfb"],
+}
+ALL_AUDIO_MAGIC = [magic for magics in AUDIO_MAGIC.values() for magic in magics]
+# (magic, recording) of two different containers: a file's own magic would leave it valid.
+MAGIC_SWAPS = [
+    (magic, name)
+    for kind, magics in AUDIO_MAGIC.items()
+    for magic in magics
+    for name in sorted(RECORDINGS)
+    if name != kind
 ]
 PICTURES = {fmt: picture_as(fmt) for fmt in ["JPEG", "PNG", "WEBP"]}
 IMAGE_MAGIC = [b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"RIFF\x00\x00\x00\x00WEBP"]
@@ -179,10 +188,10 @@ bad_audio = st.one_of(
     st.tuples(st.sampled_from(sorted(RECORDINGS)), st.integers(0, 400)).map(
         lambda cut: b64(RECORDINGS[cut[0]][: cut[1]])  # truncated headers
     ),
-    st.tuples(st.sampled_from(AUDIO_MAGIC), st.sampled_from(sorted(RECORDINGS))).map(
+    st.sampled_from(MAGIC_SWAPS).map(
         lambda m: b64(m[0] + RECORDINGS[m[1]][len(m[0]) :])  # another container's magic
     ),
-    st.tuples(st.sampled_from(AUDIO_MAGIC), st.binary(max_size=400)).map(
+    st.tuples(st.sampled_from(ALL_AUDIO_MAGIC), st.binary(max_size=400)).map(
         lambda m: b64(m[0] + m[1])
     ),
     media_texts.map(lambda text: b64(RECORDINGS["wav"][:44] + text)),  # a WAV header, then text
@@ -314,6 +323,21 @@ def test_bad_log_ins_get_a_4xx_json_answer(fuzz_env, username) -> None:  # type:
 
 @settings(FUZZ, max_examples=100)
 @given(
+    username=any_username,
+    code=st.one_of(
+        st.text(max_size=80),
+        st.integers(),
+        st.none(),
+        st.lists(st.text(max_size=4), max_size=3),
+        st.dictionaries(st.text(max_size=4), st.text(max_size=4), max_size=2),
+    ),
+)
+def test_bad_recovery_codes_get_a_4xx_json_answer(fuzz_env, username, code) -> None:  # type: ignore[no-untyped-def]
+    post(fuzz_env["visitor"], "/log_in/recovery", {"username": username, "code": code})
+
+
+@settings(FUZZ, max_examples=100)
+@given(
     body=st.one_of(
         st.lists(st.integers(), max_size=3),
         st.text(max_size=20),
@@ -321,7 +345,9 @@ def test_bad_log_ins_get_a_4xx_json_answer(fuzz_env, username) -> None:  # type:
         st.none(),
         st.floats(allow_nan=False),
     ),
-    path=st.sampled_from(["/take_photo", "/record_voice", "/sign_up", "/log_in"]),
+    path=st.sampled_from(
+        ["/take_photo", "/record_voice", "/sign_up", "/log_in", "/log_in/recovery"]
+    ),
 )
 def test_bodies_that_are_not_objects_get_a_4xx_json_answer(fuzz_env, body, path) -> None:  # type: ignore[no-untyped-def]
     post(fuzz_env["visitor"], path, body)

@@ -29,7 +29,7 @@ from tests import media
 TURN_TO_THE_RIGHT = list(range(96, 160, 8))
 PEAK_OF_THE_TURN = 134
 FRONTAL_FRAME = 176  # the same person, facing the camera, outside the turn
-MAX_DISTANCE = Settings().face_max_cosine_distance
+MAX_DISTANCE = Settings().face_max_fused_distance
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +111,7 @@ def test_head_turn_returns_the_most_frontal_frames_embedding(
     assert result.best_frame is not None and result.embedding is not None
     yaws = [abs(f.yaw) for f in result.frames if f.yaw is not None]
     assert abs(result.frames[result.best_frame].yaw or 0.0) == min(yaws)
-    assert result.embedding.shape == (128,)
+    assert result.embedding.shape == (256,)
 
 
 def test_head_turn_to_the_wrong_side_is_refused(
@@ -146,14 +146,12 @@ def test_photo_moved_scaled_and_tilted_per_frame_is_refused(
     assert NO_TURN in result.reasons
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap (README, Liveness): dlib's 5 landmarks read a photo turned in "
-    "perspective as a turned head",
-)
 def test_photo_turned_in_perspective_is_refused(
     models: Biometrics, obama_template: np.ndarray
 ) -> None:
+    # Since YuNet detects the faces, the landmarks read this photo as a 17° turn (under the
+    # 20° asked for) and find no face at its steepest angles; with dlib's HOG boxes it read
+    # as a turned head. A narrow margin, not a designed defence.
     frames = media.turned_photo_burst("people/obama/obama.jpg", max_degrees=60)
     assert not check(frames, "left", obama_template, models).passed
 

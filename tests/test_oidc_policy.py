@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
+from facevoice.auth.policy import amr_of
 from facevoice.oidc import policy
 from facevoice.storage.database import Database, alembic_config
 
@@ -15,11 +16,11 @@ OIDC_TABLES = {"oidc_clients", "oidc_codes", "oidc_tokens", "oidc_consents"}
 
 
 def test_two_factors_add_mfa() -> None:
-    assert policy.amr_of(["face", "vbm"]) == ["face", "vbm", "mfa"]
+    assert amr_of(["face", "voice"]) == ("face", "vbm", "mfa")
 
 
 def test_one_factor_is_not_mfa() -> None:
-    assert policy.amr_of(["face"]) == ["face"]
+    assert amr_of(["recovery_code"]) == ("otp",)
 
 
 def test_face_and_voice_reach_the_face_voice_level_only() -> None:
@@ -73,6 +74,6 @@ def test_the_migration_downgrades_cleanly(url: str) -> None:
     with database.engine.begin() as connection:
         config = alembic_config(url)
         config.attributes["connection"] = connection
-        command.downgrade(config, "0003")
+        command.downgrade(config, "0004")
     assert not OIDC_TABLES & set(sa.inspect(database.engine).get_table_names())
     database.dispose()

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from flask import Flask
+
+from facevoice.biometrics.face import MODEL_SIZE
+from facevoice.storage.database import get_user
+from facevoice.storage.templates import FACE
+from facevoice.web.services import EXTENSION
 from tests import media
 from tests.conftest import Visitor
 
@@ -204,3 +210,31 @@ def test_a_phrase_can_be_retaken(visitor: Visitor) -> None:
     visitor.record_voice("alice", "sign_up", media.phrase(media.SPEAKER_A, 0))
     answer = visitor.record_voice("alice", "sign_up", media.phrase(media.SPEAKER_A, 1), phrase=1)
     assert answer.json["phrases"] == 1
+
+
+def make_legacy(app: Flask, username: str) -> None:
+    """Turn an account's face template into one enrolled before SFace: dlib's 128 values."""
+    found = app.extensions[EXTENSION]
+    cipher = found.accounts.cipher
+    with found.database.session() as session:
+        user = get_user(session, username)
+        assert user is not None
+        template = cipher.open(user.face_template, user.username_key, FACE)
+        assert template.size == 2 * MODEL_SIZE
+        user.face_template = cipher.seal(template[:MODEL_SIZE], user.username_key, FACE)
+
+
+def test_an_account_enrolled_before_sface_logs_in_with_dlib_alone(
+    app: Flask, visitor: Visitor, enrolled: str
+) -> None:
+    make_legacy(app, enrolled)
+    answer = visitor.log_in(enrolled, media.photo("obama2.jpg"), media.phrase(media.SPEAKER_A, 3))
+    assert answer.status_code == 200, answer.json
+
+
+def test_an_account_enrolled_before_sface_still_refuses_another_face(
+    app: Flask, visitor: Visitor, enrolled: str
+) -> None:
+    make_legacy(app, enrolled)
+    answer = visitor.log_in(enrolled, media.photo("biden.jpg"), media.phrase(media.SPEAKER_A, 3))
+    assert answer.status_code == 401

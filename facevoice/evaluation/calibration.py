@@ -19,7 +19,7 @@ from facevoice.evaluation.metrics import (
 
 DEFAULT_TARGET_FAR = 1e-4  # NIST SP 800-63B-4's bar for a biometric comparison
 DECIMALS = 3
-SETTINGS = {"face": "face_max_cosine_distance", "voice": "voice_min_similarity"}
+SETTINGS = {"face": "face_max_fused_distance", "voice": "voice_min_similarity"}
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from facevoice.biometrics.face import get_face_model
+from facevoice.biometrics.face import SFACE_SCALE, get_face_model
 from facevoice.biometrics.voice import get_speaker_encoder
 from facevoice.config import Settings
 from facevoice.evaluation import EvaluationError
@@ -67,14 +67,24 @@ def print_json(data: dict[str, Any]) -> None:
 
 
 def print_evaluation(
-    evaluation: Evaluation, threshold: float, as_json: bool, heading: str, unusable_label: str
+    evaluation: Evaluation,
+    threshold: float,
+    as_json: bool,
+    heading: str,
+    unusable_label: str,
+    model_thresholds: dict[str, float] | None = None,
 ) -> None:
     """The report of a face or voice evaluation, as JSON or text."""
     if as_json:
-        print_json(evaluation.report(threshold))
+        print_json(evaluation.report(threshold, model_thresholds))
     else:
         click.echo(heading)
-        click.echo(evaluation.text(threshold, unusable_label))
+        click.echo(evaluation.text(threshold, unusable_label, model_thresholds))
+
+
+def face_model_thresholds(settings: Settings) -> dict[str, float]:
+    """Each face model's threshold alone: dlib's configured one, SFace's published one."""
+    return {"dlib": settings.face_max_cosine_distance, "sface": SFACE_SCALE}
 
 
 def save_plot(scores: Scores, plot: Path | None, threshold: float, title: str) -> None:
@@ -95,7 +105,7 @@ def evaluate() -> None:
 @evaluate.command("face")
 @click.option("--pairs", type=EXISTING_FILE, required=True, help="CSV: file_x,file_y,Decision.")
 @click.option("--images", type=EXISTING_DIR, required=True, help="Folder the file names are in.")
-@click.option("--threshold", type=float, help="Max cosine distance (default: configured).")
+@click.option("--threshold", type=float, help="Max fused distance (default: configured).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--plot", type=NEW_FILE, help="Write a DET curve to this PNG file.")
 def evaluate_face(
@@ -103,25 +113,38 @@ def evaluate_face(
 ) -> None:
     """Face error rates over a DeepFace-style pairs file (each photo embedded once).
 
-    Pairs with a photo holding no face or several faces are left out of every rate and
-    reported under no_face.
+    Rates are those of the fused dlib+SFace distance the server decides on; each model's
+    rates alone follow (under "models" in the JSON). Pairs with a photo holding no face or
+    several faces are left out of every rate and reported under no_face.
     """
     settings = Settings.from_env()
-    threshold = settings.face_max_cosine_distance if threshold is None else threshold
+    threshold = settings.face_max_fused_distance if threshold is None else threshold
     with clear_errors():
         model = get_face_model(settings.face_detect_width_px)
         evaluation = evaluate_faces(
             read_pairs(pairs), images, model, settings.max_image_pixels, with_progress
         )
     heading = f"Face evaluation: pairs {pairs}, photos in {images}"
-    print_evaluation(evaluation, threshold, as_json, heading, "photos without a usable face")
-    save_plot(evaluation.scores, plot, threshold, f"Faces: {pairs.name}")
+    print_evaluation(
+        evaluation,
+        threshold,
+        as_json,
+        heading,
+        "photos without a usable face",
+        face_model_thresholds(settings),
+    )
+    save_plot(evaluation.scores, plot, threshold, f"Faces (fused): {pairs.name}")
 
 
 @evaluate.command("voice")
 @click.option("--dir", "folder", type=EXISTING_DIR, required=True, help="One folder per speaker.")
-@click.option("--enroll", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Recordings averaged into each enrollment template.")
+@click.option(
+    "--enroll",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Recordings averaged into each enrollment template.",
+)
 @click.option("--crop", type=POSITIVE, help="Cut test recordings to this many seconds of speech.")
 @click.option("--threshold", type=float, help="Min cosine similarity (default: configured).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -163,7 +186,7 @@ def evaluate_fused(
 ) -> None:
     """Log-ins decided as /log_in decides them: both face and voice must match."""
     overrides = {
-        "face_max_cosine_distance": face_max_distance,
+        "face_max_fused_distance": face_max_distance,
         "voice_min_similarity": voice_min_similarity,
     }
     settings = Settings.from_env(overrides={k: v for k, v in overrides.items() if v is not None})
@@ -183,7 +206,7 @@ def evaluate_fused(
 def _fused_text(result: FusedResult, persons: Path, settings: Settings) -> str:
     lines = [
         f"Fused evaluation: {persons}",
-        f"face accepted when distance <= {settings.face_max_cosine_distance:g}, "
+        f"face accepted when fused distance <= {settings.face_max_fused_distance:g}, "
         f"voice when similarity >= {settings.voice_min_similarity:g}; both must match",
     ]
     for kind in ("genuine", "impostor"):
@@ -206,13 +229,28 @@ def _fused_left_out(result: FusedResult) -> list[str]:
 @click.command()
 @click.option("--pairs", type=EXISTING_FILE, help="Face pairs CSV (with --images).")
 @click.option("--images", type=EXISTING_DIR, help="Folder the face pairs' photos are in.")
-@click.option("--voice-dir", "voice_dirs", type=EXISTING_DIR, multiple=True,
-              help="Folder of speaker folders; repeat to pool (trials stay within a folder).")
-@click.option("--enroll", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Recordings per voice template (the sign-up page asks for 3).")
+@click.option(
+    "--voice-dir",
+    "voice_dirs",
+    type=EXISTING_DIR,
+    multiple=True,
+    help="Folder of speaker folders; repeat to pool (trials stay within a folder).",
+)
+@click.option(
+    "--enroll",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Recordings per voice template (the sign-up page asks for 3).",
+)
 @click.option("--crop", type=POSITIVE, help="Cut test recordings to this many seconds of speech.")
-@click.option("--target-far", type=click.FloatRange(0, 1, min_open=True, max_open=True),
-              default=DEFAULT_TARGET_FAR, show_default=True, help="False accept rate to meet.")
+@click.option(
+    "--target-far",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=DEFAULT_TARGET_FAR,
+    show_default=True,
+    help="False accept rate to meet.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--write", "env_file", type=NEW_FILE, help="Set the thresholds in this env file.")
 def calibrate(
@@ -290,9 +328,7 @@ def _note_unusable(evaluation: Evaluation) -> None:
         note(f"{count} unusable file(s), {excluded} trial(s) excluded: {evaluation.counting}")
 
 
-def _write_thresholds(
-    results: dict[str, Recommendation | None], env_file: Path
-) -> dict[str, str]:
+def _write_thresholds(results: dict[str, Recommendation | None], env_file: Path) -> dict[str, str]:
     values = {
         env_name(name): f"{r.point.threshold:g}"
         for name, r in results.items()

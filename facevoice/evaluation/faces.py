@@ -1,4 +1,8 @@
-"""Face evaluation from a DeepFace-style pairs file: ``file_x,file_y,Decision`` rows."""
+"""Face evaluation from a DeepFace-style pairs file: ``file_x,file_y,Decision`` rows.
+
+The evaluation's scores are the fused distances the server decides on; each model's own
+cosine distances are kept beside them (``Evaluation.models``).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from facevoice.biometrics.face import FaceModel, cosine_distance, create_embedding
+from facevoice.biometrics.face import (
+    MODELS,
+    FaceModel,
+    create_embedding,
+    face_distance,
+    model_distances,
+)
 from facevoice.errors import FacevoiceError, NoFaceFound, TooManyFaces
 from facevoice.evaluation import EvaluationError, Progress, quietly, require_files
 from facevoice.evaluation.metrics import Scores
@@ -127,17 +137,22 @@ def evaluate_faces(
     max_pixels: int,
     progress: Progress = quietly,
 ) -> Evaluation:
-    """Cosine distances of every pair whose photos both hold exactly one face."""
+    """Fused distances (and each model's) of every pair whose photos both hold one face."""
     names = image_names(pairs)
     require_files([images / name for name in names], "images")
     embeddings, unusable = embed_files(
         names, images, lambda p: face_embedding(p, model, max_pixels), progress, "Embedding faces"
     )
-    genuine: list[float] = []
-    impostor: list[float] = []
+    kinds = ("fused", *MODELS)
+    genuine: dict[str, list[float]] = {kind: [] for kind in kinds}
+    impostor: dict[str, list[float]] = {kind: [] for kind in kinds}
     for pair in pairs:
         if pair.file_x in embeddings and pair.file_y in embeddings:
-            distance = cosine_distance(embeddings[pair.file_x], embeddings[pair.file_y])
-            (genuine if pair.same else impostor).append(distance)
-    excluded = len(pairs) - len(genuine) - len(impostor)
-    return Evaluation(len(pairs), Scores.distances(genuine, impostor), unusable, excluded)
+            x, y = embeddings[pair.file_x], embeddings[pair.file_y]
+            distances = {"fused": face_distance(x, y), **model_distances(x, y)}
+            for kind, distance in distances.items():
+                (genuine if pair.same else impostor)[kind].append(distance)
+    excluded = len(pairs) - len(genuine["fused"]) - len(impostor["fused"])
+    scores = {kind: Scores.distances(genuine[kind], impostor[kind]) for kind in kinds}
+    models = {name: scores[name] for name in MODELS}
+    return Evaluation(len(pairs), scores["fused"], unusable, excluded, models=models)

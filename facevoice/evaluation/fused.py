@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from facevoice.accounts import Verification
-from facevoice.biometrics.face import FaceModel, verify_face
+from facevoice.auth.biometric import Verification
+from facevoice.biometrics.face import FaceModel, max_distance_for, verify_face
 from facevoice.biometrics.voice import SpeakerEncoder, enrollment_template, voice_check
 from facevoice.config import Settings
 from facevoice.errors import FacevoiceError
@@ -193,7 +193,13 @@ def log_in_decision(
 ) -> Verification:
     """Compare a face and a voice with the templates, with the functions ``/log_in`` uses."""
     return Verification(
-        face=verify_face(face_template, face, settings.face_max_cosine_distance),
+        face=verify_face(
+            face_template,
+            face,
+            max_distance_for(
+                face_template, settings.face_max_fused_distance, settings.face_max_cosine_distance
+            ),
+        ),
         voice=voice_check(voice_template, voice, settings.voice_min_similarity),
     )
 

@@ -27,7 +27,9 @@ class Evaluation:
 
     ``trials`` counts every trial considered; ``excluded`` those left out because a sample
     in them is unusable; ``unusable`` maps each unusable file to the reason; ``counting``
-    says how trials with unusable samples were counted.
+    says how trials with unusable samples were counted. ``scores`` are those the server
+    decides on; ``models`` holds, for a fused decision, each model's own scores of the same
+    trials.
     """
 
     trials: int
@@ -35,6 +37,7 @@ class Evaluation:
     unusable: dict[str, str] = field(default_factory=dict)
     excluded: int = 0
     counting: str = EXCLUDED_TRIALS
+    models: dict[str, Scores] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for kind, scores in (("genuine", self.scores.genuine), ("impostor", self.scores.impostor)):
@@ -44,9 +47,16 @@ class Evaluation:
                     f"{len(self.unusable)} unusable file(s)): rates need both kinds"
                 )
 
-    def report(self, threshold: float) -> dict[str, object]:
-        """The report's JSON object, with the issue's keys in the issue's order."""
-        return {
+    def report(
+        self, threshold: float, model_thresholds: dict[str, float] | None = None
+    ) -> dict[str, object]:
+        """The report's JSON object, with the issue's keys in the issue's order.
+
+        The top-level figures describe the server's decision at ``threshold``; with
+        ``models``, a ``models`` key gives each model's figures alone, at its threshold in
+        ``model_thresholds``.
+        """
+        report: dict[str, object] = {
             "pairs": self.trials,
             "genuine": int(self.scores.genuine.size),
             "impostor": int(self.scores.impostor.size),
@@ -58,8 +68,24 @@ class Evaluation:
             },
             **summarise(self.scores, threshold).as_dict(),
         }
+        if self.models:
+            thresholds = model_thresholds or {}
+            report["models"] = {
+                name: {
+                    "genuine": int(scores.genuine.size),
+                    "impostor": int(scores.impostor.size),
+                    **summarise(scores, thresholds[name]).as_dict(),
+                }
+                for name, scores in self.models.items()
+            }
+        return report
 
-    def text(self, threshold: float, unusable_label: str) -> str:
+    def text(
+        self,
+        threshold: float,
+        unusable_label: str,
+        model_thresholds: dict[str, float] | None = None,
+    ) -> str:
         """The report as text; ``unusable_label`` names an unusable sample ("no usable face")."""
         summary = summarise(self.scores, threshold)
         lines = [
@@ -69,7 +95,13 @@ class Evaluation:
             f"excluded: {self.counting} (the server refuses such samples at capture)",
         ]
         lines += [f"  {name}: {reason}" for name, reason in sorted(self.unusable.items())]
-        return "\n".join(lines + _rate_lines(self.scores, summary))
+        lines += _rate_lines(self.scores, summary)
+        thresholds = model_thresholds or {}
+        for name, scores in self.models.items():
+            lines.append(f"{name} alone:")
+            model_summary = summarise(scores, thresholds[name])
+            lines += [f"  {line}" for line in _rate_lines(scores, model_summary)]
+        return "\n".join(lines)
 
 
 def percent(rate: float) -> str:

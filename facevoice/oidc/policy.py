@@ -15,7 +15,6 @@ from collections.abc import Iterable
 FACE_VOICE = "urn:facevoice:acr:face-voice"
 FACE_VOICE_PASSKEY = "urn:facevoice:acr:face-voice-passkey"
 PASSKEY = frozenset({"hwk", "swk"})
-MFA = "mfa"
 # Each level and the factors it needs; one passkey value of PASSKEY is enough.
 LEVELS: dict[str, tuple[frozenset[str], bool]] = {
     FACE_VOICE: (frozenset({"face", "vbm"}), False),
@@ -24,12 +23,6 @@ LEVELS: dict[str, tuple[frozenset[str], bool]] = {
 ACR_VALUES = tuple(LEVELS)
 # Factors facevoice can prove today: a level that needs more can never be met.
 AVAILABLE_FACTORS = frozenset({"face", "vbm"})
-
-
-def amr_of(factors: Iterable[str]) -> list[str]:
-    """The ``amr`` claim: the factors proven, plus ``mfa`` when there are two or more."""
-    proven = sorted(set(factors) - {MFA})
-    return [*proven, MFA] if len(proven) >= 2 else proven
 
 
 def meets(acr: str, factors: Iterable[str]) -> bool:

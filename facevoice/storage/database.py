@@ -12,7 +12,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -89,18 +89,47 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class LoginFailures(Base):
+class FailureCounter:
     """Consecutive failed log-ins of one username, whether or not it is registered.
 
-    Keeping them for unknown names too means lockout tells nothing about who exists.
+    Keeping them for unknown names too means lockout tells nothing about who exists. Each
+    way in has its own table of this shape (``facevoice.storage.lockout`` takes the table).
     """
-
-    __tablename__ = "login_failures"
 
     username_key: Mapped[str] = mapped_column(String(32), primary_key=True)
     consecutive: Mapped[int] = mapped_column(Integer, default=0)
     last_failed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class LoginFailures(FailureCounter, Base):
+    """Failed biometric (face and voice) log-ins."""
+
+    __tablename__ = "login_failures"
+
+
+class RecoveryFailures(FailureCounter, Base):
+    """Failed recovery-code log-ins: a counter of their own, so neither way locks the other."""
+
+    __tablename__ = "recovery_failures"
+
+
+class RecoveryCode(Base):
+    """One unused recovery code of a user, kept only as a salted scrypt hash.
+
+    The codes of one set share a random salt (``facevoice.auth.recovery_codes`` says why);
+    a used code's row is deleted, and a new set deletes the old one.
+    """
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    salt: Mapped[str] = mapped_column(String(64))
+    code_hash: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class LoginSession(Base):
@@ -122,7 +151,12 @@ class LoginSession(Base):
 
 
 class AuditEvent(Base):
-    """One sign-up or log-in attempt, with its scores; kept server-side only."""
+    """One sign-up, log-in attempt or account change, with its scores; server-side only.
+
+    ``factors`` names the factors a log-in tried, comma-separated (``face,voice``,
+    ``recovery_code``; ``facevoice.auth.factors``); the account page shows them, never the
+    scores.
+    """
 
     __tablename__ = "audit_events"
 
@@ -134,6 +168,7 @@ class AuditEvent(Base):
     outcome: Mapped[str] = mapped_column(String(32))
     face_distance: Mapped[float | None] = mapped_column(Float)
     voice_similarity: Mapped[float | None] = mapped_column(Float)
+    factors: Mapped[str | None] = mapped_column(String(64))
 
 
 class Database:
@@ -340,11 +375,12 @@ def create_user(
     face: bytes,
     voice: bytes,
     event: AuditEvent | None = None,
+    recovery_codes: Sequence[RecoveryCode] = (),
 ) -> User:
     """Insert a user with both templates in one transaction; ``UsernameTaken`` if it exists.
 
-    ``event`` (the sign-up's audit entry) is written in the same transaction: a crash can
-    leave neither or both, never a user without its entry.
+    ``event`` (the sign-up's audit entry) and ``recovery_codes`` are written in the same
+    transaction: a crash can leave all or nothing, never a user without its entry or codes.
     """
     try:
         with database.session() as session:
@@ -360,6 +396,9 @@ def create_user(
             if event is not None:
                 session.add(event)
             session.flush()
+            for code in recovery_codes:
+                code.user_id = user.id
+                session.add(code)
             return user
     except IntegrityError:
         # Two sign-ups of one name at once: the unique index lets only one through.
@@ -373,6 +412,7 @@ def audit_event(
     outcome: str,
     face_distance: float | None = None,
     voice_similarity: float | None = None,
+    factors: Iterable[str] = (),
 ) -> AuditEvent:
     """One audit entry, not yet written (long values cut to their columns)."""
     return AuditEvent(
@@ -382,6 +422,7 @@ def audit_event(
         outcome=outcome,
         face_distance=face_distance,
         voice_similarity=voice_similarity,
+        factors=",".join(factors)[:64] or None,
     )
 
 
@@ -394,9 +435,12 @@ def record_event(
     face_distance: float | None = None,
     voice_similarity: float | None = None,
     session: Session | None = None,
+    factors: Iterable[str] = (),
 ) -> None:
     """Append one attempt to the audit log, in ``session``'s transaction if given."""
-    entry = audit_event(event_name, username, client_ip, outcome, face_distance, voice_similarity)
+    entry = audit_event(
+        event_name, username, client_ip, outcome, face_distance, voice_similarity, factors
+    )
     if session is not None:
         session.add(entry)
         return

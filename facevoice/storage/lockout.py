@@ -1,7 +1,9 @@
 """Lockout after repeated failed log-ins (NIST SP 800-63B-4 §3.2.3), kept in the database.
 
 Counters live in SQL, so they survive restarts and hold across worker processes and
-machines. They are kept per username whether or not the name is registered.
+machines. They are kept per username whether or not the name is registered, and per way
+in: every function takes the counter table (``LoginFailures`` for face and voice, the
+default; ``RecoveryFailures`` for recovery codes), so one way's lockout never blocks another.
 
 A log-in reserves its try with :func:`reserve_attempt` before any comparison: one atomic
 statement checks the lockout and counts the try as a failure, and a success clears it. A
@@ -20,9 +22,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from facevoice.storage.attempts import username_key
-from facevoice.storage.database import Database, LoginFailures, utcnow
+from facevoice.storage.database import Database, FailureCounter, LoginFailures, utcnow
 
 UPSERTS = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}
+Counter = type[FailureCounter]
 
 
 @dataclass(frozen=True)
@@ -45,16 +48,24 @@ class LockoutState:
 
 
 def lockout_state(
-    database: Database, username: str, policy: LockoutPolicy, now: dt.datetime | None = None
+    database: Database,
+    username: str,
+    policy: LockoutPolicy,
+    now: dt.datetime | None = None,
+    counter: Counter = LoginFailures,
 ) -> LockoutState:
     """May ``username`` try to log in now? (A read only: :func:`reserve_attempt` decides.)"""
     now = now or utcnow()
     with database.session() as session:
-        return _state_of(session.get(LoginFailures, username_key(username)), policy, now)
+        return _state_of(session.get(counter, username_key(username)), policy, now)
 
 
 def reserve_attempt(
-    database: Database, username: str, policy: LockoutPolicy, now: dt.datetime | None = None
+    database: Database,
+    username: str,
+    policy: LockoutPolicy,
+    now: dt.datetime | None = None,
+    counter: Counter = LoginFailures,
 ) -> LockoutState:
     """Check the lockout and count one try as a failure, in one atomic step.
 
@@ -68,10 +79,10 @@ def reserve_attempt(
     with database.session() as session:
         dialect = session.get_bind().dialect.name
         reserve = _reserve_by_upsert if dialect in UPSERTS else _reserve_by_row_lock
-        count = reserve(session, key, policy, now)
+        count = reserve(session, key, policy, now, counter)
     if count is not None:
         return LockoutState(allowed=True, consecutive_failures=count)
-    state = lockout_state(database, username, policy, now)
+    state = lockout_state(database, username, policy, now, counter)
     if state.allowed:
         # The wait ended between the two statements: this try still was not counted.
         return LockoutState(
@@ -80,52 +91,52 @@ def reserve_attempt(
     return state
 
 
-def _may_try(policy: LockoutPolicy, now: dt.datetime) -> ColumnElement[bool]:
+def _may_try(policy: LockoutPolicy, now: dt.datetime, counter: Counter) -> ColumnElement[bool]:
     """The rule of :func:`_state_of` in SQL, on the stored row."""
     waited_since = now - dt.timedelta(seconds=policy.wait_seconds)
     return and_(
-        LoginFailures.disabled.is_(False),
-        LoginFailures.consecutive < policy.disable_after,
+        counter.disabled.is_(False),
+        counter.consecutive < policy.disable_after,
         or_(
-            LoginFailures.consecutive < policy.wait_after,
-            LoginFailures.last_failed_at.is_(None),
-            LoginFailures.last_failed_at <= waited_since,
+            counter.consecutive < policy.wait_after,
+            counter.last_failed_at.is_(None),
+            counter.last_failed_at <= waited_since,
         ),
     )
 
 
 def _reserve_by_upsert(
-    session: Session, key: str, policy: LockoutPolicy, now: dt.datetime
+    session: Session, key: str, policy: LockoutPolicy, now: dt.datetime, counter: Counter
 ) -> int | None:
     # INSERT ... ON CONFLICT DO UPDATE ... WHERE ... RETURNING: PostgreSQL locks the row and
     # evaluates the WHERE on its newest version; SQLite runs the statement under its write
     # lock. Either way no two tries see the same count.
-    statement = UPSERTS[session.get_bind().dialect.name](LoginFailures).values(
+    statement = UPSERTS[session.get_bind().dialect.name](counter).values(
         username_key=key,
         consecutive=1,
         last_failed_at=now,
         disabled=policy.disable_after <= 1,
     )
     statement = statement.on_conflict_do_update(
-        index_elements=[LoginFailures.username_key],
+        index_elements=[counter.username_key],
         set_={
-            "consecutive": LoginFailures.consecutive + 1,
+            "consecutive": counter.consecutive + 1,
             "last_failed_at": now,
-            "disabled": LoginFailures.consecutive + 1 >= policy.disable_after,
+            "disabled": counter.consecutive + 1 >= policy.disable_after,
         },
-        where=_may_try(policy, now),
-    ).returning(LoginFailures.consecutive)
+        where=_may_try(policy, now, counter),
+    ).returning(counter.consecutive)
     count = session.execute(statement).scalar()
     return None if count is None else int(count)
 
 
 def _reserve_by_row_lock(
-    session: Session, key: str, policy: LockoutPolicy, now: dt.datetime
+    session: Session, key: str, policy: LockoutPolicy, now: dt.datetime, counter: Counter
 ) -> int | None:
     # Other databases: SELECT ... FOR UPDATE holds the row until the transaction ends.
-    row = session.get(LoginFailures, key, with_for_update=True)
+    row = session.get(counter, key, with_for_update=True)
     if row is None:
-        row = LoginFailures(username_key=key, consecutive=0, disabled=False)
+        row = counter(username_key=key, consecutive=0, disabled=False)
         session.add(row)
     elif not _state_of(row, policy, now).allowed:
         return None
@@ -136,7 +147,7 @@ def _reserve_by_row_lock(
     return row.consecutive
 
 
-def _state_of(row: LoginFailures | None, policy: LockoutPolicy, now: dt.datetime) -> LockoutState:
+def _state_of(row: FailureCounter | None, policy: LockoutPolicy, now: dt.datetime) -> LockoutState:
     """The lockout state a counter row stands for."""
     if row is None:
         return LockoutState(allowed=True)
@@ -154,7 +165,11 @@ def _state_of(row: LoginFailures | None, policy: LockoutPolicy, now: dt.datetime
 
 
 def record_failure(
-    database: Database, username: str, policy: LockoutPolicy, now: dt.datetime | None = None
+    database: Database,
+    username: str,
+    policy: LockoutPolicy,
+    now: dt.datetime | None = None,
+    counter: Counter = LoginFailures,
 ) -> int:
     """Count one more consecutive failure; return the new count.
 
@@ -166,44 +181,40 @@ def record_failure(
         dialect = session.get_bind().dialect.name
         if dialect in UPSERTS:
             # One atomic statement, so concurrent workers never lose a count.
-            statement = UPSERTS[dialect](LoginFailures).values(
+            statement = UPSERTS[dialect](counter).values(
                 username_key=key, consecutive=1, last_failed_at=now, disabled=False
             )
             session.execute(
                 statement.on_conflict_do_update(
-                    index_elements=[LoginFailures.username_key],
-                    set_={"consecutive": LoginFailures.consecutive + 1, "last_failed_at": now},
+                    index_elements=[counter.username_key],
+                    set_={"consecutive": counter.consecutive + 1, "last_failed_at": now},
                 )
             )
         else:
-            row = session.get(LoginFailures, key, with_for_update=True)
+            row = session.get(counter, key, with_for_update=True)
             if row is None:
                 session.add(
-                    LoginFailures(
-                        username_key=key, consecutive=1, last_failed_at=now, disabled=False
-                    )
+                    counter(username_key=key, consecutive=1, last_failed_at=now, disabled=False)
                 )
             else:
                 row.consecutive += 1
                 row.last_failed_at = now
             session.flush()
-        count = session.scalar(
-            select(LoginFailures.consecutive).where(LoginFailures.username_key == key)
-        )
+        count = session.scalar(select(counter.consecutive).where(counter.username_key == key))
         if count is not None and count >= policy.disable_after:
             session.execute(
-                update(LoginFailures).where(LoginFailures.username_key == key).values(disabled=True)
+                update(counter).where(counter.username_key == key).values(disabled=True)
             )
         return int(count or 0)
 
 
-def reset_failures(database: Database, username: str) -> bool:
+def reset_failures(database: Database, username: str, counter: Counter = LoginFailures) -> bool:
     """Clear the failures of a username (after a success, or by an administrator).
 
     Returns whether there was anything to clear.
     """
     with database.session() as session:
-        row = session.get(LoginFailures, username_key(username))
+        row = session.get(counter, username_key(username))
         if row is None:
             return False
         session.delete(row)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from facevoice.web import capture, errors, health, log_in, oidc, pages, sign_up
+from facevoice.web import account, capture, errors, health, log_in, oidc, pages, sign_up
 from facevoice.web.session import init_login
 
 
@@ -12,6 +12,8 @@ def init_web(app: Flask) -> None:
     """Register the blueprints, the login manager, the JSON error handlers and the provider."""
     init_login(app)
     errors.register(app)
-    for blueprint in (pages.bp, sign_up.bp, log_in.bp, capture.bp, health.bp, oidc.bp):
+    for blueprint in (
+        pages.bp, sign_up.bp, log_in.bp, account.bp, capture.bp, health.bp, oidc.bp
+    ):
         app.register_blueprint(blueprint)
     oidc.init_oidc(app)

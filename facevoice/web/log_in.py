@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template, session
 
+from facevoice.auth.factors import BIOMETRIC, RECOVERY_CODE
+from facevoice.auth.policy import amr_of
+from facevoice.errors import BadInput
 from facevoice.storage.attempts import LOG_IN
+from facevoice.storage.database import User
 from facevoice.web.oidc import PENDING, pending_redirect
 from facevoice.web.requests import answer, client_ip, read_fields, username_field
-from facevoice.web.security import rate_limited, start_login_session
+from facevoice.web.security import proven_factors, rate_limited, start_login_session
 from facevoice.web.services import services
 from facevoice.web.session import concluding, find_attempt, issue_challenge
 
@@ -16,6 +20,10 @@ bp = Blueprint("log_in", __name__)
 REFUSED = (
     "Log-in failed: we could not confirm it is you. Try again facing the camera in good "
     "light and speaking clearly."
+)
+CODE_REFUSED = (
+    "Log-in failed: this recovery code does not work for this username. Check both; each "
+    "code works once."
 )
 
 
@@ -51,10 +59,40 @@ def log_in():  # type: ignore[no-untyped-def]
         user = services().accounts.log_in(username, attempt, client_ip())
     if user is None:
         return answer(401, REFUSED)
-    # A fresh session keeps only the authorization request this log-in was for.
+    target = log_in_and_resume(user, amr_of(BIOMETRIC), "/protected")
+    return answer(200, f"Welcome back, {user.username}.", redirect=target)
+
+
+@bp.post("/log_in/recovery")
+@rate_limited()
+def log_in_with_recovery_code():  # type: ignore[no-untyped-def]
+    """Log in with one of the user's recovery codes, which is then used up.
+
+    A wrong code, a used code and an unknown user get one answer. After a passkey (to come)
+    the factors this session proved so far go along, so the policy can ask for it first.
+    """
+    fields = read_fields()
+    username = username_field(fields)
+    code = fields.get("code")
+    if not isinstance(code, str) or not code.strip():
+        raise BadInput("'code' is missing: type one of your recovery codes.")
+    user = services().accounts.recovery.log_in(username, code, client_ip(), proven_factors())
+    if user is None:
+        return answer(401, CODE_REFUSED)
+    target = log_in_and_resume(user, amr_of([RECOVERY_CODE]), "/account")
+    return answer(
+        200, f"Welcome back, {user.username}. You used a recovery code.", redirect=target
+    )
+
+
+def log_in_and_resume(user: User, amr: tuple[str, ...], default: str) -> str:
+    """Log in on a fresh session; where to go next: a pending authorization, else ``default``.
+
+    The fresh session keeps only the OpenID Connect authorization request this log-in was for.
+    """
     pending = session.get(PENDING)
-    start_login_session(user)
+    start_login_session(user, amr)
     target = pending_redirect(pending)
     if target is not None:
         session[PENDING] = pending
-    return answer(200, f"Welcome back, {user.username}.", redirect=target or "/protected")
+    return target or default

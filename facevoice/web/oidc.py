@@ -164,7 +164,7 @@ def current_subject() -> Subject | None:
             user.public_id,
             user.username,
             int(login_at),
-            policy.amr_of(factors),
+            list(factors),
             policy.acr_of(factors),
         )
 

@@ -49,8 +49,9 @@ log = logging.getLogger(__name__)
 
 HSTS = "max-age=31536000"
 LOGIN_AT, SEEN_AT = "login_at", "seen_at"
+PROVEN = "proven"  # our names of factors proven so far by a log-in not yet complete
 AMR = "amr"  # RFC 8176 names of the factors this session's log-in proved
-FACE_AND_VOICE = ("face", "vbm")
+FACE_AND_VOICE = ("face", "vbm", "mfa")
 CSRF_FIELD = "csrf_token"  # where Flask-WTF keeps its secret in the session
 SEEN_RESOLUTION_SECONDS = 60  # refresh the idle clock at most once a minute
 
@@ -254,6 +255,17 @@ def login_record() -> tuple[float, list[str]] | None:
     if "_user_id" not in session or LOGIN_AT not in session:
         return None
     return float(session[LOGIN_AT]), list(session.get(AMR, FACE_AND_VOICE))
+
+
+def proven_factors() -> list[str]:
+    """Factors this session proved towards a log-in not yet complete (a passkey, to come)."""
+    return [name for name in session.get(PROVEN, []) if isinstance(name, str)]
+
+
+def is_fresh_login(max_age_seconds: int) -> bool:
+    """Whether this session logged in within the last ``max_age_seconds``."""
+    record = login_record()
+    return record is not None and time.time() - record[0] <= max_age_seconds
 
 
 def end_session() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask import Flask, redirect, session
+from flask import Flask, redirect, request, session
 from flask_login import LoginManager, UserMixin
 from werkzeug.wrappers import Response
 
@@ -17,6 +17,7 @@ from facevoice.storage.challenges import FACE as FACE_PART
 from facevoice.storage.challenges import VOICE as VOICE_PART
 from facevoice.storage.database import User
 from facevoice.storage.sessions import session_user
+from facevoice.web.requests import answer
 from facevoice.web.services import services
 
 ATTEMPT_KEY = "attempt"
@@ -65,8 +66,10 @@ def load_user(user_id: str) -> LoginUser | None:
 
 
 @login_manager.unauthorized_handler
-def unauthorized() -> Response:
-    """Pages for logged-in users send everyone else to the log-in page."""
+def unauthorized() -> Response | tuple[Response, int]:
+    """Pages for logged-in users send everyone else to the log-in page; POSTs answer 401."""
+    if request.method != "GET":
+        return answer(401, "Log in first.", redirect="/log_in")
     return redirect("/log_in")
 
 

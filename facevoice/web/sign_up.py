@@ -32,9 +32,17 @@ def page():  # type: ignore[no-untyped-def]
 @bp.post("/sign_up")
 @rate_limited()
 def sign_up():  # type: ignore[no-untyped-def]
-    """Create the user from this session's photo and voice phrases."""
+    """Create the user from this session's photo and voice phrases; answer its recovery codes.
+
+    The codes are in this answer only (the server keeps their hashes).
+    """
     username = username_field(read_fields())
     attempt = find_attempt(username, SIGN_UP)
     with concluding(attempt):
-        services().accounts.sign_up(username, attempt, client_ip())
-    return answer(201, f"Welcome, {username}! You can now log in with your face and voice.")
+        _, codes = services().accounts.sign_up(username, attempt, client_ip())
+    return answer(
+        201,
+        f"Welcome, {username}! You can now log in with your face and voice. Keep your "
+        "recovery codes somewhere safe: they are shown only now.",
+        recovery_codes=codes,
+    )

@@ -162,8 +162,11 @@ class Person:
             self.shot(f"{shots}-5-all-steps-done")
         self.click("Create account")
         expect(self.page.get_by_role("heading", name="Your account is ready")).to_be_visible()
+        codes = self.page.locator("#signed-up .codes-list li")
+        expect(codes).to_have_count(10)
         if shots:
             self.shot(f"{shots}-6-account-ready")
+        self.page.get_by_label("I have saved these codes").check()
         self.page.get_by_role("link", name="Log in now").click()
         expect(self.page).to_have_url(re.compile(r"/log_in\?username="))
         expect(self.username_box).to_have_value(username)

@@ -1,6 +1,7 @@
 // The sign-up page: username (checked as you type), photo, three phrases, create account.
 
 import { isRegistered, post } from "./api.js";
+import { showCodes } from "./recovery_codes.js";
 import { Devices, PhotoStep, PhraseStep } from "./steps.js";
 import { Activity, RecordingProgress, showProblem, showStatus, UsernameField } from "./ui.js";
 
@@ -159,7 +160,7 @@ async function createAccount() {
   const answer = await post("/sign_up", { username: name });
   if (answer.ok) {
     devices.turnOff();
-    showSignedUp(name);
+    showSignedUp(name, answer.recovery_codes || []);
     return;
   }
   showProblem(createStatus, answer.message);
@@ -174,12 +175,13 @@ async function createAccount() {
   }
 }
 
-function showSignedUp(name) {
+/** The account is ready: show the recovery codes once; going on needs the box ticked. */
+function showSignedUp(name, codes) {
   $("#sign-up").hidden = true;
   const done = $("#signed-up");
   $("#signed-up-name").textContent = name;
   $("#go-log-in").href = `/log_in?username=${encodeURIComponent(name)}`;
-  done.hidden = false;
+  showCodes(done, name, codes);
   done.focus();
 }
 
