@@ -5,6 +5,7 @@ HTTP end to end on the real models, like tests/test_sign_up_and_log_in.py.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 from pathlib import Path
@@ -17,8 +18,9 @@ from flask import Flask
 from facevoice import admin, create_app
 from facevoice.auth.recovery_codes import normalise
 from facevoice.biometrics.models import Biometrics
-from facevoice.storage.database import AuditEvent, Base, Database, User
+from facevoice.storage.database import AuditEvent, Base, Database, User, utcnow
 from facevoice.storage.lockout import record_failure
+from facevoice.storage.oidc import OidcCode, OidcConsent, OidcToken, add_client
 from facevoice.web.services import services
 from tests import media
 from tests.conftest import WITHOUT_CHALLENGES, Visitor
@@ -325,11 +327,17 @@ def test_an_operator_can_give_a_user_new_codes(app: Flask, codes: list[str], mak
 # --- Deleting the account deletes every row about it.
 
 
+# Tables that hold no data about a person: the relying parties registered by the operator.
+NOT_ABOUT_USERS = {"oidc_clients"}
+
+
 def rows_about(engine: sa.Engine, username: str, user_id: int) -> dict[str, int]:
-    """For every table, how many rows name the user or point at its id."""
+    """For every table about people, how many rows name the user or point at its id."""
     found: dict[str, int] = {}
     with engine.connect() as connection:
         for table in Base.metadata.sorted_tables:
+            if table.name in NOT_ABOUT_USERS:
+                continue
             count = 0
             for row in connection.execute(sa.select(table)).mappings():
                 texts = [str(v).lower() for v in row.values() if isinstance(v, str)]
@@ -342,6 +350,36 @@ def rows_about(engine: sa.Engine, username: str, user_id: int) -> dict[str, int]
     return found
 
 
+def give_provider_rows(database: Database, user_id: int) -> None:
+    """A consent, an authorization code and tokens of the user at an OpenID Connect client."""
+    client_id, _ = add_client(database, "wiki", ["https://wiki.example/cb"])
+    later = utcnow() + dt.timedelta(minutes=5)
+    common = {"client_id": client_id, "user_id": user_id, "auth_time": 1, "amr": "face", "acr": ""}
+    with database.session() as session:
+        session.add(OidcConsent(client_id=client_id, user_id=user_id, scope="openid"))
+        session.add(
+            OidcCode(
+                code_hash="c" * 64,
+                redirect_uri="https://wiki.example/cb",
+                scope="openid",
+                nonce="n",
+                code_challenge="x" * 43,
+                code_challenge_method="S256",
+                expires_at=later,
+                **common,
+            )
+        )
+        session.add(
+            OidcToken(
+                family="c" * 64,
+                access_token_hash="a" * 64,
+                scope="openid",
+                access_expires_at=later,
+                **common,
+            )
+        )
+
+
 def delete_account_removes_every_row(app: Flask, visitor: Visitor, make_visitor) -> None:  # type: ignore[no-untyped-def]
     codes = sign_up(visitor)
     sign_up(make_visitor(), "barack")  # another user, whose rows stay
@@ -351,6 +389,7 @@ def delete_account_removes_every_row(app: Flask, visitor: Visitor, make_visitor)
     use_code(visitor, "ABCD-EFGH-JKMN-P")  # after the success: the counter stays
     with database.session() as session:
         user_id = session.scalar(sa.select(User.id).where(User.username_key == "obama"))
+    give_provider_rows(database, user_id)
     before = rows_about(database.engine, "obama", user_id)
     assert all(before.values()), before  # every table held something of obama's
 
