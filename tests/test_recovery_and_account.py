@@ -223,6 +223,13 @@ def test_the_protected_page_links_to_the_account_page(visitor: Visitor, codes: l
     assert b'href="/account"' in visitor.client.get("/protected").data
 
 
+def test_the_account_page_links_to_the_connected_applications(
+    visitor: Visitor, codes: list[str]
+) -> None:
+    use_code(visitor, codes[0])
+    assert b'href="/oidc/consents"' in visitor.client.get("/account").data
+
+
 def test_after_a_recovery_log_in_the_page_says_so_and_counts_codes_left(
     visitor: Visitor, codes: list[str]
 ) -> None:
