@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -21,6 +22,7 @@ from typing import Any
 
 import pytest
 import requests
+import sqlalchemy as sa
 from flask import Flask
 from playwright.sync_api import expect
 from werkzeug.serving import make_server
@@ -55,9 +57,28 @@ def site_port() -> int:
     return free_port()
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def site_database(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The provider's database: empty for SQLite (the default file), or a fresh PostgreSQL one."""
+    if request.param == "sqlite":
+        yield ""
+        return
+    server_url = request.getfixturevalue("postgres_server_url")
+    name = f"facevoice_apache_{secrets.token_hex(4)}"
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield server_url.rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 @pytest.fixture(scope="module")
-def site_app(tmp_path_factory: pytest.TempPathFactory, models: Biometrics, site_port: int) -> Flask:
-    """The app whose issuer is the site's URL."""
+def site_app(
+    tmp_path_factory: pytest.TempPathFactory, models: Biometrics, site_port: int, site_database: str
+) -> Flask:
+    """The app whose issuer is the site's URL, on SQLite or PostgreSQL."""
     port = site_port
     return create_app(
         {
@@ -70,6 +91,7 @@ def site_app(tmp_path_factory: pytest.TempPathFactory, models: Biometrics, site_
             "fixed_voice_challenge": DIGITS,
             "fixed_face_turn": "right",
             "issuer": f"http://127.0.0.1:{port}",
+            "database_url": site_database,
         }
     )
 
