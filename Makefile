@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-SYSTEM_PACKAGES := chromium chromium-driver ffmpeg espeak-ng
+SYSTEM_PACKAGES := chromium chromium-driver ffmpeg espeak-ng apache2 libapache2-mod-auth-openidc
 
 .PHONY: install run test lint system-deps bench clean
 
@@ -20,7 +20,8 @@ $(STAMP): pyproject.toml Makefile
 run: install
 	$(BIN)/facevoice run
 
-# Browser tests need Chromium, audio/video conversion needs ffmpeg, spoofing tests espeak-ng.
+# Browser tests need Chromium, audio/video conversion needs ffmpeg, spoofing tests espeak-ng,
+# the OpenID Connect relying-party test Apache httpd with mod_auth_openidc.
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

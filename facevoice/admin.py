@@ -28,6 +28,7 @@ from facevoice.storage.database import (
 )
 from facevoice.storage.folders import make_dirs
 from facevoice.storage.lockout import LockoutPolicy, reset_failures
+from facevoice.storage.oidc import delete_user_rows
 from facevoice.storage.sessions import end_user_sessions
 from facevoice.storage.templates import (
     FACE,
@@ -86,7 +87,7 @@ def list_users(database: Database) -> list[UserRow]:
 
 def delete_user(database: Database, username: str, client_ip: str = CLI_ADDRESS) -> bool:
     """Delete a user with all their data: templates, recovery codes, sessions, both failure
-    counters, audit entries.
+    counters, audit entries, OpenID Connect codes, tokens and consents.
 
     Every session of the user ends at once. The deletion itself is audited without the
     name (``DELETED``), so nothing about the person is left. Returns whether a registered
@@ -104,6 +105,7 @@ def delete_user(database: Database, username: str, client_ip: str = CLI_ADDRESS)
         # The foreign keys cascade too; deleting here does not depend on them being enforced.
         for table in (LoginSession, RecoveryCode, PasskeyCredential):
             session.execute(delete(table).where(table.user_id == user.id))
+        delete_user_rows(session, user.id)
         session.delete(user)
         record_event(database, "account", DELETED, client_ip, "deleted", session=session)
         return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from pathlib import Path
@@ -12,6 +13,8 @@ from facevoice import admin
 from facevoice.config import Settings
 from facevoice.errors import ConfigurationError
 from facevoice.evaluation.cli import calibrate, evaluate
+from facevoice.oidc.keys import rotate as rotate_signing_key
+from facevoice.storage import oidc
 
 
 def settings() -> Settings:
@@ -159,7 +162,7 @@ def audit_export(fmt: str, username: str | None, output: Path | None) -> None:
 
 @main.group()
 def keys() -> None:
-    """The key that encrypts biometric templates."""
+    """The key that encrypts biometric templates, and the OpenID Connect signing keys."""
 
 
 @keys.command("rotate")
@@ -171,6 +174,82 @@ def keys_rotate(new_key: str) -> None:
     click.echo(f"re-encrypted the templates of {count} user(s)")
     if current.template_key:
         click.echo("now set FACEVOICE_TEMPLATE_KEY to the new key alone")
+
+
+@keys.command("rotate-signing")
+def keys_rotate_signing() -> None:
+    """Sign new ID tokens with a fresh key; the old one stays published until its tokens expire."""
+    current = settings()
+    try:
+        fresh = rotate_signing_key(
+            current.oidc_signing_key_path, current.oidc_longest_token_seconds
+        )
+    except ConfigurationError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"signing with the new key {fresh.kid}; the JWKS publishes the old ones too")
+
+
+@main.group()
+def clients() -> None:
+    """The applications that may log users in through facevoice (OpenID Connect)."""
+
+
+@clients.command("add")
+@click.option("--name", required=True, help="Shown to users on the consent page.")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, required=True, help="Exact.")
+@click.option(
+    "--post-logout-redirect-uri",
+    "post_logout_uris",
+    multiple=True,
+    help="Where RP-initiated logout may return to (exact).",
+)
+@click.option("--public", is_flag=True, help="No secret (a browser or native app): PKCE only.")
+@click.option("--first-party", is_flag=True, help="Our own application: no consent page.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def clients_add(
+    name: str,
+    redirect_uris: tuple[str, ...],
+    post_logout_uris: tuple[str, ...],
+    public: bool,
+    first_party: bool,
+    as_json: bool,
+) -> None:
+    """Register a client; its secret is printed once (only its hash is kept)."""
+    client_id, secret = oidc.add_client(
+        admin.database_of(settings()),
+        name,
+        list(redirect_uris),
+        list(post_logout_uris),
+        public=public,
+        first_party=first_party,
+    )
+    if as_json:
+        click.echo(json.dumps({"client_id": client_id, "client_secret": secret}))
+        return
+    click.echo(f"client_id: {client_id}")
+    if secret is not None:
+        click.echo(f"client_secret: {secret}")
+        click.echo("The secret is shown only now; keep it in the application's settings.", err=True)
+
+
+@clients.command("list")
+def clients_list() -> None:
+    """Every registered client."""
+    for client in oidc.list_clients(admin.database_of(settings())):
+        kind = "public" if client.public else "confidential"
+        party = "\tfirst-party" if client.first_party else ""
+        uris = " ".join(client.redirect_uris)
+        click.echo(f"{client.client_id}\t{client.name}\t{kind}{party}\t{uris}")
+
+
+@clients.command("remove")
+@click.argument("client_id")
+def clients_remove(client_id: str) -> None:
+    """Remove a client with its codes, tokens and consents."""
+    if not oidc.remove_client(admin.database_of(settings()), client_id):
+        click.echo(f"{client_id}: no such client")
+        sys.exit(1)
+    click.echo(f"{client_id}: removed")
 
 
 main.add_command(evaluate)

@@ -196,6 +196,26 @@ class Settings:
         default=True,
         metadata={"doc": "A passkey alone (with user verification) may log in, no biometrics"},
     )
+    oidc_signing_key_file: str = field(
+        default="",
+        metadata={
+            "doc": "OpenID Connect signing keys, shared by every machine (default: "
+            "oidc-signing-keys.json in data dir, made once, mode 0600)"
+        },
+    )
+    oidc_code_seconds: int = field(
+        default=60, metadata={"doc": "An OpenID Connect authorization code works this long, once"}
+    )
+    oidc_access_token_seconds: int = field(
+        default=600, metadata={"doc": "Lifetime of an OpenID Connect access token"}
+    )
+    oidc_id_token_seconds: int = field(
+        default=600, metadata={"doc": "Lifetime of an OpenID Connect ID token"}
+    )
+    oidc_refresh_token_seconds: int = field(
+        default=30 * 86400,
+        metadata={"doc": "Lifetime of a refresh token (scope offline_access; rotates on use)"},
+    )
     session_idle_seconds: int = field(
         default=3600, metadata={"doc": "A logged-in session ends after this long without requests"}
     )
@@ -271,6 +291,24 @@ class Settings:
     def webauthn_rp_id(self) -> str:
         """The relying-party id of passkeys: the origin's host name."""
         return urlsplit(self.webauthn_origin).hostname or "localhost"
+
+    @property
+    def oidc_signing_key_path(self) -> Path:
+        """The OpenID Connect signing key file."""
+        return Path(self.oidc_signing_key_file or Path(self.data_dir) / "oidc-signing-keys.json")
+
+    @property
+    def oidc_issuer(self) -> str:
+        """The issuer: ``issuer``, else ``http://HOST:PORT`` of the development server.
+
+        Never taken from a request's Host header, which a client chooses.
+        """
+        return (self.issuer or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def oidc_longest_token_seconds(self) -> int:
+        """How long a retired signing key stays published: the longest signed-token life."""
+        return max(self.oidc_id_token_seconds, self.oidc_access_token_seconds)
 
     def with_data_dir(self, default_dir: str | Path) -> Settings:
         """Return a copy whose data folder and database URL are filled in."""

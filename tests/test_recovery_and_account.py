@@ -5,6 +5,7 @@ HTTP end to end on the real models, like tests/test_sign_up_and_log_in.py.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 from pathlib import Path
@@ -17,8 +18,16 @@ from flask import Flask
 from facevoice import admin, create_app
 from facevoice.auth.recovery_codes import normalise
 from facevoice.biometrics.models import Biometrics
-from facevoice.storage.database import AuditEvent, Base, Database, PasskeyCredential, User
+from facevoice.storage.database import (
+    AuditEvent,
+    Base,
+    Database,
+    PasskeyCredential,
+    User,
+    utcnow,
+)
 from facevoice.storage.lockout import record_failure
+from facevoice.storage.oidc import OidcCode, OidcConsent, OidcToken, add_client
 from facevoice.web.services import services
 from tests import media
 from tests.conftest import WITHOUT_CHALLENGES, Visitor
@@ -221,6 +230,13 @@ def test_the_protected_page_links_to_the_account_page(visitor: Visitor, codes: l
     assert b'href="/account"' in visitor.client.get("/protected").data
 
 
+def test_the_account_page_links_to_the_connected_applications(
+    visitor: Visitor, codes: list[str]
+) -> None:
+    use_code(visitor, codes[0])
+    assert b'href="/oidc/consents"' in visitor.client.get("/account").data
+
+
 def test_after_a_recovery_log_in_the_page_says_so_and_counts_codes_left(
     visitor: Visitor, codes: list[str]
 ) -> None:
@@ -325,11 +341,17 @@ def test_an_operator_can_give_a_user_new_codes(app: Flask, codes: list[str], mak
 # --- Deleting the account deletes every row about it.
 
 
+# Tables that hold no data about a person: the relying parties registered by the operator.
+NOT_ABOUT_USERS = {"oidc_clients"}
+
+
 def rows_about(engine: sa.Engine, username: str, user_id: int) -> dict[str, int]:
-    """For every table, how many rows name the user or point at its id."""
+    """For every table about people, how many rows name the user or point at its id."""
     found: dict[str, int] = {}
     with engine.connect() as connection:
         for table in Base.metadata.sorted_tables:
+            if table.name in NOT_ABOUT_USERS:
+                continue
             count = 0
             for row in connection.execute(sa.select(table)).mappings():
                 texts = [str(v).lower() for v in row.values() if isinstance(v, str)]
@@ -340,6 +362,36 @@ def rows_about(engine: sa.Engine, username: str, user_id: int) -> dict[str, int]
                 count += names_user or points_at_user
             found[table.name] = count
     return found
+
+
+def give_provider_rows(database: Database, user_id: int) -> None:
+    """A consent, an authorization code and tokens of the user at an OpenID Connect client."""
+    client_id, _ = add_client(database, "wiki", ["https://wiki.example/cb"])
+    later = utcnow() + dt.timedelta(minutes=5)
+    common = {"client_id": client_id, "user_id": user_id, "auth_time": 1, "amr": "face", "acr": ""}
+    with database.session() as session:
+        session.add(OidcConsent(client_id=client_id, user_id=user_id, scope="openid"))
+        session.add(
+            OidcCode(
+                code_hash="c" * 64,
+                redirect_uri="https://wiki.example/cb",
+                scope="openid",
+                nonce="n",
+                code_challenge="x" * 43,
+                code_challenge_method="S256",
+                expires_at=later,
+                **common,
+            )
+        )
+        session.add(
+            OidcToken(
+                family="c" * 64,
+                access_token_hash="a" * 64,
+                scope="openid",
+                access_expires_at=later,
+                **common,
+            )
+        )
 
 
 def delete_account_removes_every_row(app: Flask, visitor: Visitor, make_visitor) -> None:  # type: ignore[no-untyped-def]
@@ -354,6 +406,7 @@ def delete_account_removes_every_row(app: Flask, visitor: Visitor, make_visitor)
         session.add(
             PasskeyCredential(user_id=user_id, credential_id="AAAA", public_key=b"k", name="Phone")
         )
+    give_provider_rows(database, user_id)
     before = rows_about(database.engine, "obama", user_id)
     assert all(before.values()), before  # every table held something of obama's
 

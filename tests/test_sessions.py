@@ -137,7 +137,7 @@ def test_a_face_and_voice_log_in_records_its_time_and_factors(
         record = login_record()
     assert record is not None
     logged_in_at, amr = record
-    assert amr == ["face", "vbm"]
+    assert amr == ["face", "vbm", "mfa"]
     assert logged_in_at > 0
 
 

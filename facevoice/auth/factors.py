@@ -25,9 +25,6 @@ SYNCED_PASSKEY_AMR = "swk"
 # How the account page names them.
 LABELS = {FACE: "face", VOICE: "voice", PASSKEY: "passkey", RECOVERY_CODE: "recovery code"}
 
-# What kind of factor each is (NIST SP 800-63B: something you have, know or are): two of
-# different kinds make a log-in multi-factor ("mfa"). Face and voice are both "are".
-KINDS = {FACE: "are", VOICE: "are", PASSKEY: "have", RECOVERY_CODE: "have"}
 
 
 def parse_factors(text: str | None) -> list[str]:

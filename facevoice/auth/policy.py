@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from facevoice.auth.factors import AMR, BIOMETRIC, KINDS, PASSKEY, RECOVERY_CODE, SYNCED_PASSKEY_AMR
+from facevoice.auth.factors import AMR, BIOMETRIC, PASSKEY, RECOVERY_CODE, SYNCED_PASSKEY_AMR
 from facevoice.errors import AccountDisabled, AccountLocked
 from facevoice.storage.database import Database, record_event
 from facevoice.storage.lockout import LockoutState
@@ -51,16 +51,19 @@ def decide(
 
 
 def amr_of(factors: Iterable[str], synced_passkey: bool = False) -> tuple[str, ...]:
-    """RFC 8176 ``amr`` values of proven factors, in order; ``mfa`` when two kinds were used.
+    """RFC 8176 ``amr`` values of proven factors, in order, and ``mfa`` when two or more.
 
     A passkey is ``hwk``, or ``swk`` when ``synced_passkey`` (WebAuthn's backed-up flag:
     the key is copied between devices, so it is not bound to one piece of hardware).
+    ``mfa`` follows the count of factors, as our OpenID Connect issue asks, not NIST's
+    categories: face and voice are both "something you are", so a relying party that needs
+    NIST multi-factor asks for the passkey level (``acr``) instead.
     """
-    names = list(dict.fromkeys(factors))
     values = [
-        SYNCED_PASSKEY_AMR if name == PASSKEY and synced_passkey else AMR[name] for name in names
+        SYNCED_PASSKEY_AMR if name == PASSKEY and synced_passkey else AMR[name]
+        for name in dict.fromkeys(factors)
     ]
-    if len({KINDS[name] for name in names}) > 1:
+    if len(values) >= 2:
         values.append("mfa")
     return tuple(values)
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, jsonify, render_template, session
 
 from facevoice.auth.factors import BIOMETRIC, RECOVERY_CODE
 from facevoice.auth.policy import amr_of
 from facevoice.errors import BadInput
 from facevoice.storage.attempts import LOG_IN
+from facevoice.storage.database import User
+from facevoice.web.oidc import PENDING, pending_redirect
 from facevoice.web.requests import answer, client_ip, read_fields, username_field
 from facevoice.web.security import (
     proven_factors,
@@ -66,8 +68,10 @@ def log_in():  # type: ignore[no-untyped-def]
         user = services().accounts.log_in(username, attempt, client_ip(), proven)
     if user is None:
         return answer(401, REFUSED)
-    start_login_session(user, amr_of([*proven, *BIOMETRIC], proven_passkey_synced()))
-    return answer(200, f"Welcome back, {user.username}.", redirect="/protected")
+    target = log_in_and_resume(
+        user, amr_of([*proven, *BIOMETRIC], proven_passkey_synced()), "/protected"
+    )
+    return answer(200, f"Welcome back, {user.username}.", redirect=target)
 
 
 @bp.post("/log_in/recovery")
@@ -87,9 +91,22 @@ def log_in_with_recovery_code():  # type: ignore[no-untyped-def]
     user = services().accounts.recovery.log_in(username, code, client_ip(), proven)
     if user is None:
         return answer(401, CODE_REFUSED)
-    start_login_session(user, amr_of([*proven, RECOVERY_CODE], proven_passkey_synced()))
-    return answer(
-        200,
-        f"Welcome back, {user.username}. You used a recovery code.",
-        redirect="/account",
+    target = log_in_and_resume(
+        user, amr_of([*proven, RECOVERY_CODE], proven_passkey_synced()), "/account"
     )
+    return answer(
+        200, f"Welcome back, {user.username}. You used a recovery code.", redirect=target
+    )
+
+
+def log_in_and_resume(user: User, amr: tuple[str, ...], default: str) -> str:
+    """Log in on a fresh session; where to go next: a pending authorization, else ``default``.
+
+    The fresh session keeps only the OpenID Connect authorization request this log-in was for.
+    """
+    pending = session.get(PENDING)
+    start_login_session(user, amr)
+    target = pending_redirect(pending)
+    if target is not None:
+        session[PENDING] = pending
+    return target or default

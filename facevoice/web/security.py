@@ -56,7 +56,7 @@ PROVEN_SYNCED = "proven_synced"  # the proven passkey is a synced one (amr "swk"
 # A proven passkey waits this long for the photo and the voice (or a recovery code).
 PROVEN_SECONDS = 600
 AMR = "amr"  # RFC 8176 names of the factors this session's log-in proved
-FACE_AND_VOICE = ("face", "vbm")
+FACE_AND_VOICE = ("face", "vbm", "mfa")
 CSRF_FIELD = "csrf_token"  # where Flask-WTF keeps its secret in the session
 SEEN_RESOLUTION_SECONDS = 60  # refresh the idle clock at most once a minute
 
