@@ -480,8 +480,8 @@ def test_deleting_the_account_deletes_its_passkeys(app: Flask, logged_in: Visito
 
 
 def passkey_migration_round_trip(url: str) -> None:
-    """0004 → 0006 adds the table (a user's passkeys go with the user); back to 0004 drops it."""
-    command.upgrade(alembic_config(url), "0004")
+    """0005 → 0006 adds the table (a user's passkeys go with the user); back to 0005 drops it."""
+    command.upgrade(alembic_config(url), "0005")
     database = Database(url)
     database.upgrade()
     user = create_user(database, "alice", b"face", b"voice")
@@ -497,7 +497,7 @@ def passkey_migration_round_trip(url: str) -> None:
         (row,) = session.scalars(sa.select(PasskeyCredential))
         assert (row.sign_count, row.transports, row.backed_up) == (0, "", False)
     database.dispose()
-    command.downgrade(alembic_config(url), "0004")
+    command.downgrade(alembic_config(url), "0005")
     engine = sa.create_engine(url)
     assert "passkey_credentials" not in sa.inspect(engine).get_table_names()
     engine.dispose()
