@@ -306,7 +306,7 @@ def test_accounts_without_a_passkey_log_in_by_face_and_voice_as_before(
 ) -> None:  # type: ignore[no-untyped-def]
     visitor = make_visitor()
     assert face_and_voice(visitor).status_code == 200
-    assert amr_of_session(visitor) == ["face", "vbm"]
+    assert amr_of_session(visitor) == ["face", "vbm", "mfa"]
 
 
 # --- The passkey alone.
@@ -383,7 +383,7 @@ def test_a_recovery_code_needs_the_passkey_first(visitor: Visitor, make_visitor)
     after_passkey = make_visitor()
     assert prove_passkey(after_passkey, device).status_code == 200
     assert use_code(after_passkey, codes[0]).status_code == 200
-    assert amr_of_session(after_passkey) == ["hwk", "otp"]
+    assert amr_of_session(after_passkey) == ["hwk", "otp", "mfa"]
 
 
 # --- The account page.
