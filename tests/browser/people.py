@@ -70,6 +70,12 @@ class Person:
         """Open a page of the site."""
         self.page.goto(path)
 
+    def follow(self, link: Locator) -> None:
+        """Click a link and wait until the new page has loaded, its scripts included (a
+        button pressed before its script runs does nothing)."""
+        with self.page.expect_navigation():
+            link.click()
+
     @property
     def username_box(self) -> Locator:
         """The username text field."""
@@ -178,7 +184,7 @@ class Person:
         if shots:
             self.shot(f"{shots}-6-account-ready")
         self.page.get_by_label("I have saved these codes").check()
-        self.page.get_by_role("link", name="Log in now").click()
+        self.follow(self.page.get_by_role("link", name="Log in now"))
         expect(self.page).to_have_url(re.compile(r"/log_in\?username="))
         expect(self.username_box).to_have_value(username)
 

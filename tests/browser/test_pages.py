@@ -55,7 +55,7 @@ def test_signed_up_user_logs_in_logs_out_and_logs_in_again(
     someone = person()
     someone.visit("/")
     someone.shot("main-page")
-    someone.page.get_by_role("navigation").get_by_role("link", name="Log in").click()
+    someone.follow(someone.page.get_by_role("navigation").get_by_role("link", name="Log in"))
     someone.log_in(registered, shots="log-in-1")
     # This app has the challenges off: one still photo and the sentence, as without them.
     [photo] = someone.photos
@@ -65,7 +65,7 @@ def test_signed_up_user_logs_in_logs_out_and_logs_in_again(
     expect(someone.page.locator("#username")).to_have_text(registered)
     someone.shot("log-in-2-protected-page")
 
-    someone.page.get_by_role("navigation").get_by_role("link", name="Log out").click()
+    someone.follow(someone.page.get_by_role("navigation").get_by_role("link", name="Log out"))
     expect(someone.page).to_have_url(re.compile(r"/$"))
     expect_protected_page_is_closed(someone)
 

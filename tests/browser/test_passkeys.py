@@ -62,7 +62,12 @@ class Device:
         return list(answer["credentials"])
 
     def log_out(self) -> None:
-        """Forget the site's cookies (the passkey stays on the device)."""
+        """Forget the site's cookies (the passkey stays on the device).
+
+        The page is closed first: a request it still sends (its challenge, under load) would
+        otherwise set a new session cookie, without a CSRF secret, after the cookies are gone.
+        """
+        self.page.goto("about:blank")
         self.context.clear_cookies()
 
 
