@@ -130,6 +130,13 @@ class Browser(HttpVisitor):
 
     def log_in_obama(self, username: str) -> dict[str, Any]:
         """Log in with obama.jpg and speaker A; the JSON answer."""
+        self.give_obama_log_in_samples(username)
+        answer = self.post("/log_in", username=username)
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    def give_obama_log_in_samples(self, username: str) -> None:
+        """The log-in's photo (obama.jpg) and a phrase of speaker A."""
         self.post(
             "/take_photo",
             username=username,
@@ -142,9 +149,6 @@ class Browser(HttpVisitor):
             flow="log_in",
             audio=media.b64(media.phrase(media.SPEAKER_A, 3)),
         )
-        answer = self.post("/log_in", username=username)
-        assert answer.status_code == 200, answer.text
-        return dict(answer.json())
 
     def consent(self, page: requests.Response, decision: str = "allow") -> requests.Response:
         """Submit the consent form of a page as any HTTP client can."""

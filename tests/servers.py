@@ -111,6 +111,11 @@ class HttpVisitor:
 
     def sign_up_obama(self, username: str) -> int:
         """Sign up with obama.jpg and three phrases of speaker A; the final status."""
+        self.give_obama_sign_up_samples(username)
+        return self.post("/sign_up", username=username).status_code
+
+    def give_obama_sign_up_samples(self, username: str) -> None:
+        """The sign-up's photo (obama.jpg) and three phrases of speaker A."""
         self.post(
             "/take_photo",
             username=username,
@@ -124,7 +129,6 @@ class HttpVisitor:
                 flow="sign_up",
                 audio=media.b64(media.phrase(media.SPEAKER_A, index)),
             )
-        return self.post("/sign_up", username=username).status_code
 
     def get(self, path: str, base_url: str | None = None, **options: object) -> requests.Response:
         """GET a path."""

@@ -20,10 +20,12 @@ from facevoice.oidc import policy
 from facevoice.storage import oidc as store
 from facevoice.storage.database import User
 from facevoice.web.services import EXTENSION
+from tests.authenticator import SoftAuthenticator
 from tests.oidc_flow import REDIRECT_URI, Browser, RelyingParty, live_server
 from tests.servers import free_port
 
 LOGOUT_URI = "http://127.0.0.1:9/logged-out"
+RP_ID = "127.0.0.1"  # passkeys are bound to the issuer's host
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +43,15 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def settings_overrides(port: int, database_url: str) -> dict[str, Any]:
-    """The issuer is the live server's URL."""
+def settings_overrides(
+    request: pytest.FixtureRequest, port: int, database_url: str
+) -> dict[str, Any]:
+    """The issuer is the live server's URL; a ``settings`` marker adds more."""
     overrides: dict[str, Any] = {"issuer": f"http://127.0.0.1:{port}"}
     if database_url:
         overrides["database_url"] = database_url
-    return overrides
+    marker = request.node.get_closest_marker("settings")
+    return {**overrides, **(marker.kwargs if marker else {})}
 
 
 @pytest.fixture
@@ -281,9 +286,85 @@ def test_an_expired_code_is_invalid_grant(app: Flask, rp: RelyingParty, browser:
         rp.fetch_token(answer.headers["Location"])
 
 
-def test_acr_values_that_cannot_be_met_are_refused(rp: RelyingParty, browser: Browser) -> None:
+@pytest.mark.settings(passkeys="off")
+def test_with_passkeys_off_the_passkey_level_is_refused_at_once(
+    rp: RelyingParty, browser: Browser
+) -> None:
     url = rp.authorization_url(acr_values=policy.FACE_VOICE_PASSKEY)
     assert callback_params(browser.open(url))["error"] == "unmet_authentication_requirements"
+
+
+def sign_up_with_passkey(browser: Browser, username: str) -> SoftAuthenticator:
+    """Sign up obama's face and voice under another name, with a passkey; its device."""
+    device = SoftAuthenticator()
+    browser.give_obama_sign_up_samples(username)
+    options = browser.post("/sign_up/passkey/options", username=username).json()["options"]
+    credential = device.create(options, origin=browser.base_url, rp_id=RP_ID)
+    assert browser.post("/sign_up/passkey", username=username, credential=credential).ok
+    assert browser.post("/sign_up", username=username).status_code == 201
+    return device
+
+
+def prove_passkey(browser: Browser, device: SoftAuthenticator, username: str, path: str):  # type: ignore[no-untyped-def]
+    """Answer fresh passkey options at ``path`` (``/log_in/passkey`` or ``..._only``)."""
+    options = browser.post("/log_in/passkey/options", username=username).json()["options"]
+    credential = device.get(options, origin=browser.base_url, rp_id=RP_ID)
+    return browser.post(path, username=username, credential=credential)
+
+
+def test_the_passkey_level_is_met_by_passkey_face_and_voice(
+    rp: RelyingParty, browser: Browser
+) -> None:
+    device = sign_up_with_passkey(browser, "barack")
+    assert browser.open(rp.authorization_url(acr_values=policy.FACE_VOICE_PASSKEY)).headers[
+        "Location"
+    ] == "/log_in"
+    assert prove_passkey(browser, device, "barack", "/log_in/passkey").status_code == 200
+    resumed = browser.log_in_obama("barack")["redirect"]
+    answer = browser.consent(browser.open(browser.base_url + resumed))
+    claims = rp.validate_id_token(rp.fetch_token(answer.headers["Location"]))
+    assert claims["acr"] == policy.FACE_VOICE_PASSKEY
+    assert {"face", "vbm", "hwk", "mfa"} <= set(claims["amr"])
+
+
+def test_the_log_in_page_says_the_application_asks_for_a_passkey(
+    rp: RelyingParty, browser: Browser
+) -> None:
+    assert 'id="passkey-required"' not in browser.get("/log_in").text
+    browser.open(rp.authorization_url(acr_values=policy.FACE_VOICE_PASSKEY))
+    assert 'id="passkey-required"' in browser.get("/log_in").text
+
+
+def test_for_the_passkey_level_face_and_voice_without_a_passkey_get_401(
+    rp: RelyingParty, browser: Browser
+) -> None:
+    browser.open(rp.authorization_url(acr_values=policy.FACE_VOICE_PASSKEY))
+    browser.give_obama_log_in_samples("obama")
+    answer = browser.post("/log_in", username="obama")
+    assert answer.status_code == 401
+    assert "passkey" in answer.json()["message"]
+
+
+def test_a_passkey_alone_resumes_the_authorization_and_reports_hwk(
+    rp: RelyingParty, browser: Browser
+) -> None:
+    device = sign_up_with_passkey(browser, "barack")
+    browser.open(rp.authorization_url())
+    resumed = prove_passkey(browser, device, "barack", "/log_in/passkey_only").json()["redirect"]
+    answer = browser.consent(browser.open(browser.base_url + resumed))
+    claims = rp.validate_id_token(rp.fetch_token(answer.headers["Location"]))
+    assert claims["amr"] == ["hwk"]
+    assert claims.get("acr", "") == ""
+
+
+def test_a_log_in_short_of_the_passkey_level_is_refused_never_downgraded(
+    rp: RelyingParty, browser: Browser
+) -> None:
+    device = sign_up_with_passkey(browser, "barack")
+    browser.open(rp.authorization_url(acr_values=policy.FACE_VOICE_PASSKEY))
+    resumed = prove_passkey(browser, device, "barack", "/log_in/passkey_only").json()["redirect"]
+    answer = browser.open(browser.base_url + resumed)
+    assert callback_params(answer)["error"] == "unmet_authentication_requirements"
 
 
 def test_unknown_acr_values_are_refused(rp: RelyingParty, browser: Browser) -> None:

@@ -32,9 +32,14 @@ def test_a_passkey_on_top_reaches_the_passkey_level() -> None:
     assert policy.acr_of(["face", "vbm", "hwk"]) == policy.FACE_VOICE_PASSKEY
 
 
-def test_the_passkey_level_is_not_attainable_yet() -> None:
-    assert policy.is_attainable(policy.FACE_VOICE)
-    assert not policy.is_attainable(policy.FACE_VOICE_PASSKEY)
+def test_the_passkey_level_is_attainable_while_passkeys_are_on() -> None:
+    assert policy.is_attainable(policy.FACE_VOICE_PASSKEY, passkeys=True)
+    assert policy.is_attainable(policy.FACE_VOICE, passkeys=True)
+
+
+def test_with_passkeys_off_only_the_face_voice_level_is_attainable() -> None:
+    assert policy.is_attainable(policy.FACE_VOICE, passkeys=False)
+    assert not policy.is_attainable(policy.FACE_VOICE_PASSKEY, passkeys=False)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -21,8 +21,7 @@ LEVELS: dict[str, tuple[frozenset[str], bool]] = {
     FACE_VOICE_PASSKEY: (frozenset({"face", "vbm"}), True),
 }
 ACR_VALUES = tuple(LEVELS)
-# Factors facevoice can prove today: a level that needs more can never be met.
-AVAILABLE_FACTORS = frozenset({"face", "vbm"})
+BIOMETRIC = frozenset({"face", "vbm"})
 
 
 def meets(acr: str, factors: Iterable[str]) -> bool:
@@ -44,6 +43,12 @@ def is_known(acr: str) -> bool:
     return acr in LEVELS
 
 
-def is_attainable(acr: str) -> bool:
-    """Whether some log-in on this installation could reach ``acr`` at all."""
-    return meets(acr, AVAILABLE_FACTORS)
+def needs_passkey(acr: str) -> bool:
+    """Whether the level ``acr`` (a known one) asks for a passkey."""
+    return LEVELS[acr][1]
+
+
+def is_attainable(acr: str, passkeys: bool) -> bool:
+    """Whether some log-in on this installation could reach ``acr`` at all: with passkeys
+    switched off (``FACEVOICE_PASSKEYS=off``) no level that needs one can be met."""
+    return meets(acr, BIOMETRIC | ({"hwk"} if passkeys else set()))

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template, session
 
-from facevoice.auth.factors import BIOMETRIC, RECOVERY_CODE
+from facevoice.auth.factors import BIOMETRIC, PASSKEY, RECOVERY_CODE
 from facevoice.auth.policy import amr_of
 from facevoice.errors import BadInput
 from facevoice.storage.attempts import LOG_IN
-from facevoice.storage.database import User
-from facevoice.web.oidc import PENDING, pending_redirect
+from facevoice.web.oidc import PENDING, log_in_and_resume, pending_needs_passkey
 from facevoice.web.requests import answer, client_ip, read_fields, username_field
 from facevoice.web.security import (
     proven_factors,
     proven_passkey_synced,
     rate_limited,
-    start_login_session,
 )
 from facevoice.web.services import services
 from facevoice.web.session import concluding, find_attempt, issue_challenge
@@ -30,12 +28,20 @@ CODE_REFUSED = (
     "Log-in failed: this recovery code does not work for this username. Check both; each "
     "code works once."
 )
+PASSKEY_FIRST = (
+    "The application you are logging in to asks for a passkey as well: confirm your passkey "
+    "first, then log in. (No passkey yet? Add one on your account page.)"
+)
 
 
 @bp.get("/log_in")
 def page():  # type: ignore[no-untyped-def]
     """The log-in page."""
-    return render_template("log_in.html", passkey_only=services().accounts.passkey.alone)
+    return render_template(
+        "log_in.html",
+        passkey_only=services().accounts.passkey.alone,
+        passkey_required=pending_needs_passkey(session.get(PENDING)),
+    )
 
 
 @bp.get("/log_in/challenge")
@@ -59,11 +65,15 @@ def challenge():  # type: ignore[no-untyped-def]
 def log_in():  # type: ignore[no-untyped-def]
     """Log in when this session's photo and voice both match the user's templates.
 
-    An account with a passkey must have proved it in this session first (401 otherwise).
+    An account with a passkey must have proved it in this session first (401 otherwise), and
+    so must every account when the pending OpenID Connect request asks for a passkey; that
+    refusal keeps the samples, so the log-in can go on once the passkey is confirmed.
     """
     username = username_field(read_fields())
     attempt = find_attempt(username, LOG_IN)
     proven = proven_factors(username)
+    if PASSKEY not in proven and pending_needs_passkey(session.get(PENDING)):
+        return answer(401, PASSKEY_FIRST)
     with concluding(attempt):
         user = services().accounts.log_in(username, attempt, client_ip(), proven)
     if user is None:
@@ -97,16 +107,3 @@ def log_in_with_recovery_code():  # type: ignore[no-untyped-def]
     return answer(
         200, f"Welcome back, {user.username}. You used a recovery code.", redirect=target
     )
-
-
-def log_in_and_resume(user: User, amr: tuple[str, ...], default: str) -> str:
-    """Log in on a fresh session; where to go next: a pending authorization, else ``default``.
-
-    The fresh session keeps only the OpenID Connect authorization request this log-in was for.
-    """
-    pending = session.get(PENDING)
-    start_login_session(user, amr)
-    target = pending_redirect(pending)
-    if target is not None:
-        session[PENDING] = pending
-    return target or default

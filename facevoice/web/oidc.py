@@ -30,7 +30,13 @@ from facevoice.oidc.server import (
 )
 from facevoice.storage import oidc as store
 from facevoice.storage.database import User
-from facevoice.web.security import CONTENT_SECURITY_POLICY, end_session, login_record, rate_limited
+from facevoice.web.security import (
+    CONTENT_SECURITY_POLICY,
+    end_session,
+    login_record,
+    rate_limited,
+    start_login_session,
+)
 from facevoice.web.services import services
 
 bp = Blueprint("oidc", __name__)
@@ -130,7 +136,7 @@ def authorize():  # type: ignore[no-untyped-def]
         grant = server.get_consent_grant(end_user=subject)
         acr = required_acr(grant.redirect_uri)
         if needs_log_in(subject, acr, grant.redirect_uri):
-            return send_to_log_in()
+            return send_to_log_in(acr)
         assert subject is not None
         if needs_consent(subject, grant):
             if request.method == "GET":
@@ -182,7 +188,8 @@ def required_acr(redirect_uri: str) -> str:
         raise InvalidRequestError(
             f"Unknown acr_values: {' '.join(unknown)}", redirect_uri=redirect_uri, state=state
         )
-    attainable = [value for value in wanted if policy.is_attainable(value)]
+    passkeys = services().accounts.passkey.enabled
+    attainable = [value for value in wanted if policy.is_attainable(value, passkeys)]
     if wanted and not attainable:
         raise UnmetAuthenticationRequirements(
             "No log-in here can reach the requested acr_values.",
@@ -215,6 +222,13 @@ def needs_log_in(subject: Subject | None, acr: str, redirect_uri: str) -> bool:
     if subject is None:
         stale = True
     elif just_logged_in_for_this_request():
+        if acr and not policy.meets(acr, subject.amr):
+            # The log-in made for this request did not reach the level: say so, never downgrade.
+            raise UnmetAuthenticationRequirements(
+                "The log-in did not reach the requested acr_values (a passkey is needed).",
+                redirect_uri=redirect_uri,
+                state=request.values.get("state"),
+            )
         stale = False
     else:
         stale = (
@@ -238,10 +252,32 @@ def just_logged_in_for_this_request() -> bool:
     )
 
 
-def send_to_log_in() -> Response:
-    """Keep the request in the session and send the browser to the log-in page."""
-    session[PENDING] = {"query": request.query_string.decode(), "at": time.time()}
+def send_to_log_in(acr: str) -> Response:
+    """Keep the request (and the level it asks for) in the session; send the browser to the
+    log-in page."""
+    session[PENDING] = {"query": request.query_string.decode(), "at": time.time(), "acr": acr}
     return redirect("/log_in")
+
+
+def log_in_and_resume(user: User, amr: tuple[str, ...], default: str) -> str:
+    """Log in on a fresh session; where to go next: a pending authorization, else ``default``.
+
+    The fresh session keeps only the OpenID Connect authorization request this log-in was for.
+    """
+    pending = session.get(PENDING)
+    start_login_session(user, amr)
+    target = pending_redirect(pending)
+    if target is not None:
+        session[PENDING] = pending
+    return target or default
+
+
+def pending_needs_passkey(pending: Any) -> bool:
+    """Whether the authorization request waiting for this log-in asks for a passkey."""
+    if pending_redirect(pending) is None:
+        return False
+    acr = pending.get("acr")
+    return isinstance(acr, str) and policy.is_known(acr) and policy.needs_passkey(acr)
 
 
 def pending_redirect(pending: Any) -> str | None:

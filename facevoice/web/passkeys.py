@@ -28,8 +28,9 @@ from facevoice.errors import (
 from facevoice.storage.attempts import SIGN_UP, username_key
 from facevoice.storage.database import is_registered
 from facevoice.web.account import account_user, require_fresh_login
+from facevoice.web.oidc import log_in_and_resume
 from facevoice.web.requests import answer, client_ip, read_fields, username_field
-from facevoice.web.security import prove_passkey, rate_limited, start_login_session
+from facevoice.web.security import prove_passkey, rate_limited
 from facevoice.web.services import services
 from facevoice.web.session import find_attempt
 
@@ -164,8 +165,10 @@ def log_in_passkey_only():  # type: ignore[no-untyped-def]
     decision = decide([PASSKEY], has_passkey=True, passkey_alone=factor.alone)
     if not decision.accepted:  # the policy has the last word, though it says yes here
         raise PasskeyRefused()
-    start_login_session(proof.user, amr_of(decision.factors, proof.backed_up))
-    return answer(200, f"Welcome back, {proof.user.username}.", redirect="/protected")
+    target = log_in_and_resume(
+        proof.user, amr_of(decision.factors, proof.backed_up), "/protected"
+    )
+    return answer(200, f"Welcome back, {proof.user.username}.", redirect=target)
 
 
 # --- The account page: add, rename, remove.
