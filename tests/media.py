@@ -204,3 +204,39 @@ def spoken_digits(
         parts.append(decode_audio(DIGITS / f"{digit}_{speaker}_{take}.wav", 60))
         parts.append(np.zeros(int(pause * SAMPLE_RATE), dtype=np.float32))
     return np.concatenate(parts)
+
+
+# The clip's person (the man on stage) as a log-in with both challenges on sees them.
+TURN_TO_THE_RIGHT = list(range(96, 160, 8))  # frames where they turn to their right and back
+FRONTAL_FRAME = 176
+PAUSES = [0.15, 0.1, 0.2, 0.12, 0.18]  # between the digits of a log-in reading
+
+
+def jpeg(rgb: np.ndarray) -> bytes:
+    """An RGB frame as JPEG bytes, as the page sends it."""
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+@functools.cache
+def turn_burst(mirror: bool = False) -> tuple[bytes, ...]:
+    """The clip's person turning to their right and back (mirrored: to their left)."""
+    return tuple(jpeg(f) for f in clip_frames(TURN_TO_THE_RIGHT, mirror=mirror))
+
+
+def still_burst() -> list[bytes]:
+    """One frontal frame of the clip, eight times: a photo held to the camera."""
+    return [jpeg(clip_frames([FRONTAL_FRAME])[0])] * 8
+
+
+def jackson_reading(digits: str, first_take: int = 30) -> bytes:
+    """FSDD speaker jackson reading digits one after the other, as WAV bytes."""
+    takes = list(range(first_take, first_take + len(digits)))
+    return wav_bytes(spoken_digits("jackson", digits, takes, PAUSES[: len(digits)]))
+
+
+def jackson_phrase(index: int) -> bytes:
+    """One of jackson's sign-up phrases: four digits of early takes."""
+    digits = ["1358", "2479", "3816"][index]
+    return wav_bytes(digits_phrase("jackson", digits, take=index * 4))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import io
 from typing import Any
 
@@ -19,11 +18,16 @@ from facevoice.storage.lockout import LockoutPolicy, lockout_state
 from facevoice.web.services import EXTENSION
 from tests import media
 from tests.conftest import Visitor
+from tests.media import (
+    FRONTAL_FRAME,
+    jackson_phrase,
+    jackson_reading,
+    jpeg,
+    still_burst,
+    turn_burst,
+)
 
 CHALLENGE = "47192"
-PAUSES = [0.15, 0.1, 0.2, 0.12, 0.18]
-TURN_TO_THE_RIGHT = list(range(96, 160, 8))  # the clip's person turns right and back
-FRONTAL_FRAME = 176
 FIXED = {
     "voice_challenge": True,
     "face_challenge": True,
@@ -37,36 +41,6 @@ def blank_png(width: int, height: int) -> bytes:
     buffer = io.BytesIO()
     Image.new("L", (width, height), 128).save(buffer, "PNG")
     return buffer.getvalue()
-
-
-def jpeg(rgb: np.ndarray) -> bytes:
-    """An RGB frame as JPEG bytes, as the page sends it."""
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, "JPEG", quality=85)
-    return buffer.getvalue()
-
-
-@functools.cache
-def turn_burst(mirror: bool = False) -> tuple[bytes, ...]:
-    """The clip's person turning to their right and back (mirrored: to their left)."""
-    return tuple(jpeg(f) for f in media.clip_frames(TURN_TO_THE_RIGHT, mirror=mirror))
-
-
-def still_burst() -> list[bytes]:
-    """One frontal frame of the clip, eight times: a photo held to the camera."""
-    return [jpeg(media.clip_frames([FRONTAL_FRAME])[0])] * 8
-
-
-def jackson_reading(digits: str, first_take: int = 30) -> bytes:
-    """FSDD speaker jackson reading digits one after the other, as WAV bytes."""
-    takes = list(range(first_take, first_take + len(digits)))
-    return wav_bytes(media.spoken_digits("jackson", digits, takes, PAUSES[: len(digits)]))
-
-
-def jackson_phrase(index: int) -> bytes:
-    """One of jackson's sign-up phrases: four digits of early takes."""
-    digits = ["1358", "2479", "3816"][index]
-    return wav_bytes(media.digits_phrase("jackson", digits, take=index * 4))
 
 
 class Challenger(Visitor):

@@ -24,11 +24,9 @@ from facevoice.biometrics.models import Biometrics
 from facevoice.config import Settings
 from facevoice.errors import BadInput
 from tests import media
+from tests.media import FRONTAL_FRAME, TURN_TO_THE_RIGHT
 
-# In these clip frames the one person turns to their right (to about 45°) and back.
-TURN_TO_THE_RIGHT = list(range(96, 160, 8))
-PEAK_OF_THE_TURN = 134
-FRONTAL_FRAME = 176  # the same person, facing the camera, outside the turn
+PEAK_OF_THE_TURN = 134  # of TURN_TO_THE_RIGHT: about 45° to the person's right
 MAX_DISTANCE = Settings().face_max_fused_distance
 
 
