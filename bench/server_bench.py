@@ -1,9 +1,16 @@
-"""Benchmarks of the production server (issue 7): cold start, latency, throughput, memory.
+"""Benchmarks of the production server: cold start, latency, throughput, memory.
 
 Runs ``facevoice serve`` with 2 gunicorn workers on a fresh data folder (rate limits off,
-lockout on), and prints each figure beside its target:
+lockout on), once per log-in flow, and prints each figure beside its target:
 
-    .venv/bin/python bench/server_bench.py [--seconds 60] [--requests 50] [--clients 4]
+- ``default``: both challenges on, as shipped. The clip's person (signed up with a frontal
+  frame and three five-digit readings of FSDD speaker jackson) answers
+  ``GET /log_in/challenge``: an 8-frame head-turn burst to the side asked for (the clip, or
+  its mirror) and jackson reading the five digits asked for.
+- ``plain``: challenges off, the described system's single photo and any phrase.
+
+    .venv/bin/python bench/server_bench.py [--flow both|default|plain] [--seconds 60]
+        [--requests 50] [--clients 4]
 """
 
 from __future__ import annotations
@@ -19,16 +26,19 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from facevoice.biometrics.audio import decode_audio, speech_samples
+from facevoice.biometrics.audio import load_speech
 from facevoice.biometrics.face import verify_face
 from facevoice.biometrics.images import load_image
-from facevoice.biometrics.models import load_biometrics
+from facevoice.biometrics.liveness import FaceChallenge, HeadTurnRules, judge_motion, read_frame
+from facevoice.biometrics.models import Biometrics, load_biometrics
+from facevoice.biometrics.speech import Challenge, check_challenge, new_challenge
 from facevoice.biometrics.voice import voice_check
 from facevoice.config import Settings
 from tests import media
@@ -40,6 +50,11 @@ USERNAME = "benchuser"
 TARGET_OVERHEAD = 1.25
 TARGET_THROUGHPUT_SHARE = 0.8
 TARGET_WORKER_MB = 700
+# The default log-in's server time against the plain flow's bare compute (issue 12 §4).
+TARGET_DEFAULT_OVER_PLAIN_BARE = 2.0
+ENROLLMENT_DIGITS = ("13580", "24796", "38162")
+STEPS = ("/take_photo", "/record_voice", "/log_in")
+PLAIN_ENV = {"FACEVOICE_VOICE_CHALLENGE": "off", "FACEVOICE_FACE_CHALLENGE": "off"}
 
 
 def photo_640x480() -> bytes:
@@ -64,61 +79,168 @@ def timed(call: Callable[[], object], repeat: int) -> list[float]:
     return times
 
 
-class Bodies:
-    """Request bodies prepared once, so clients spend no CPU building them."""
+def body(**fields: object) -> bytes:
+    """A JSON request body."""
+    return json.dumps(fields).encode()
+
+
+def b64(data: bytes) -> str:
+    """Base64 text of some bytes."""
+    return base64.b64encode(data).decode()
+
+
+class PlainFlow:
+    """Challenges off: obama signs up and logs in with a webcam-framed photo and a phrase."""
+
+    name = "plain"
+    env: ClassVar[dict[str, str]] = PLAIN_ENV
 
     def __init__(self) -> None:
         self.photo = photo_640x480()
         self.voice = media.phrase(media.SPEAKER_A, 3)
-        self.take_photo = json.dumps(
-            {"username": USERNAME, "flow": "log_in", "image": base64.b64encode(self.photo).decode()}
-        ).encode()
-        self.record_voice = json.dumps(
-            {"username": USERNAME, "flow": "log_in", "audio": base64.b64encode(self.voice).decode()}
-        ).encode()
-        self.log_in = json.dumps({"username": USERNAME}).encode()
+        self.take_photo = body(username=USERNAME, flow="log_in", image=b64(self.photo))
+        self.record_voice = body(username=USERNAME, flow="log_in", audio=b64(self.voice))
+
+    def sign_up(self, url: str) -> None:
+        """Register the benchmark user."""
+        assert HttpVisitor(url).sign_up_obama(USERNAME) == 201
+
+    def bodies(self, visitor: HttpVisitor) -> list[bytes]:
+        """The two sample bodies of one log-in (prepared once: clients spend no CPU here)."""
+        return [self.take_photo, self.record_voice]
+
+    def bare(self, models: Biometrics) -> Callable[[], list[Callable[[], object]]]:
+        """The same log-in's model work without the server: the three steps' calls."""
+        face = models.face.embed(load_image(self.photo, DEFAULTS.max_image_pixels))
+        voice = models.voice.embed(speech_of(self.voice))
+
+        def steps() -> list[Callable[[], object]]:
+            return [
+                lambda: models.face.embed(load_image(self.photo, DEFAULTS.max_image_pixels)),
+                lambda: models.voice.embed(speech_of(self.voice)),
+                lambda: (
+                    verify_face(face, face, DEFAULTS.face_max_fused_distance),
+                    voice_check(voice, voice, DEFAULTS.voice_min_similarity),
+                ),
+            ]
+
+        return steps
 
 
-def sign_up(url: str) -> None:
-    """Register the benchmark user."""
-    assert HttpVisitor(url).sign_up_obama(USERNAME) == 201
+class DefaultFlow:
+    """Both challenges on: the clip's person turns to the side asked for and says the digits."""
+
+    name = "default"
+    env: ClassVar[dict[str, str]] = {}
+
+    def __init__(self) -> None:
+        self.bursts = {
+            "right": [b64(frame) for frame in media.turn_burst()],
+            "left": [b64(frame) for frame in media.turn_burst(mirror=True)],
+        }
+        self.readings: dict[str, bytes] = {}
+        # Three readings of five digits, like the log-in's (takes 12-26; log-ins use 30-34).
+        self.enrollment = [
+            media.b64(media.jackson_reading(digits, first_take=12 + 5 * index))
+            for index, digits in enumerate(ENROLLMENT_DIGITS)
+        ]
+
+    def sign_up(self, url: str) -> None:
+        """Register the clip's person with a frontal frame and three readings of jackson."""
+        visitor = HttpVisitor(url)
+        frontal = media.jpeg(media.clip_frames([media.FRONTAL_FRAME])[0])
+        visitor.post("/take_photo", username=USERNAME, flow="sign_up", image=media.b64(frontal))
+        for audio in self.enrollment:
+            visitor.post("/record_voice", username=USERNAME, flow="sign_up", audio=audio)
+        assert visitor.post("/sign_up", username=USERNAME).status_code == 201
+
+    def reading(self, digits: str) -> bytes:
+        """jackson reading these digits (built once per challenge text)."""
+        if digits not in self.readings:
+            self.readings[digits] = media.jackson_reading(digits)
+        return self.readings[digits]
+
+    def bodies(self, visitor: HttpVisitor) -> list[bytes]:
+        """Fetch a challenge and answer it: the burst of its side and the reading of its digits."""
+        challenge = visitor.get("/log_in/challenge", headers={"Accept": "application/json"}).json()
+        return [
+            body(username=USERNAME, flow="log_in", frames=self.bursts[challenge["turn"]]),
+            body(
+                username=USERNAME,
+                flow="log_in",
+                audio=b64(self.reading(Challenge.from_text(challenge["challenge"]).digits)),
+            ),
+        ]
+
+    def bare(self, models: Biometrics) -> Callable[[], list[Callable[[], object]]]:
+        """The same log-in's model work without the server, step by step, on fresh digits."""
+        rules = HeadTurnRules()
+        frames = [base64.b64decode(frame) for frame in self.bursts["right"]]
+        template = models.face.embed(load_image(frames[0], DEFAULTS.max_image_pixels))
+        speaker = models.voice.embed(speech_of(base64.b64decode(self.enrollment[0])))
+        turn = FaceChallenge("right")
+        limit = DEFAULTS.face_max_fused_distance
+
+        def read_burst() -> list[np.ndarray]:
+            read = [
+                read_frame(load_image(f, DEFAULTS.max_image_pixels), models.face) for f in frames
+            ]
+            assert judge_motion([r for r, _ in read], turn, rules).passed
+            return [e for _, e in read if e is not None]
+
+        def steps() -> list[Callable[[], object]]:
+            challenge = new_challenge()
+            audio = self.reading(challenge.digits)
+
+            def say() -> object:
+                speech = speech_of(audio)
+                assert check_challenge(speech, challenge, models.speech).passed
+                return models.voice.embed(speech)
+
+            def decide() -> object:
+                return (
+                    [verify_face(template, e, limit) for e in embeddings],
+                    voice_check(speaker, speaker, DEFAULTS.voice_min_similarity),
+                )
+
+            embeddings = read_burst()  # the decision's inputs, outside the timed steps
+            return [read_burst, say, decide]
+
+        return steps
 
 
-def log_in(visitor: HttpVisitor, bodies: Bodies) -> tuple[list[float], bool]:
-    """One complete log-in; the three request times and whether every answer was right."""
+Flow = PlainFlow | DefaultFlow
+
+
+def speech_of(audio: bytes) -> np.ndarray:
+    """A recording decoded and cut to its speech, as every upload is."""
+    return load_speech(audio, DEFAULTS.max_audio_seconds, DEFAULTS.min_speech_seconds)
+
+
+def log_in(visitor: HttpVisitor, flow: Flow) -> tuple[list[float], bool]:
+    """One complete log-in; the three requests' times and whether every answer was right."""
     times, ok = [], True
     headers = {"X-CSRFToken": visitor.token, "Content-Type": "application/json"}
-    for path, body in (
-        ("/take_photo", bodies.take_photo),
-        ("/record_voice", bodies.record_voice),
-        ("/log_in", bodies.log_in),
-    ):
+    for path, data in zip(STEPS, [*flow.bodies(visitor), body(username=USERNAME)], strict=True):
         start = time.perf_counter()
-        answer = visitor.http.post(visitor.base_url + path, data=body, headers=headers, timeout=120)
+        answer = visitor.http.post(visitor.base_url + path, data=data, headers=headers, timeout=120)
         times.append(time.perf_counter() - start)
+        if answer.status_code != 200 and ok:
+            print(f"  {path} answered {answer.status_code}: {answer.text[:200]}", file=sys.stderr)
         ok = ok and answer.status_code == 200
     return times, ok
 
 
-def bare_model_times(bodies: Bodies, repeat: int) -> dict[str, list[float]]:
-    """The same work without the server: decode and embed, and the two comparisons."""
+def bare_model_times(flow: Flow, repeat: int) -> dict[str, list[float]]:
+    """Seconds of each step's model work without the server, ``repeat`` times."""
     models = load_biometrics()
     models.warm_up()
-    face = models.face.embed(load_image(bodies.photo, DEFAULTS.max_image_pixels))
-    voice = models.voice.embed(decode_audio(bodies.voice, 30))
-    return {
-        "/take_photo": timed(
-            lambda: models.face.embed(load_image(bodies.photo, DEFAULTS.max_image_pixels)),
-            repeat,
-        ),
-        "/record_voice": timed(
-            lambda: models.voice.embed(speech_samples(decode_audio(bodies.voice, 30), 1.0)),
-            repeat,
-        ),
-        "/log_in": timed(
-            lambda: (verify_face(face, face, 0.07), voice_check(voice, voice, 0.6)), repeat
-        ),
-    }
+    make_steps = flow.bare(models)
+    times: dict[str, list[float]] = {path: [] for path in STEPS}
+    for _ in range(repeat):
+        for path, step in zip(STEPS, make_steps(), strict=True):
+            times[path].extend(timed(step, 1))
+    return times
 
 
 def worker_memory_mb(server: ServerProcess) -> list[float]:
@@ -131,15 +253,14 @@ def worker_memory_mb(server: ServerProcess) -> list[float]:
     return sizes
 
 
-def cold_start(data_dir: Path, env: dict[str, str]) -> tuple[ServerProcess, float]:
+def cold_start(data_dir: Path, env: dict[str, str], flow: Flow) -> tuple[ServerProcess, float]:
     """Launch the server on a folder with a registered user; seconds to the first log-in."""
     server = ServerProcess(data_dir, env, workers=2)
-    bodies = Bodies()
     answered = 0
     while answered < 3:
         try:
             visitor = HttpVisitor(server.url)
-            _, ok = log_in(visitor, bodies)
+            _, ok = log_in(visitor, flow)
             if ok:
                 return server, time.monotonic() - server.started
             answered += 1
@@ -151,9 +272,8 @@ def cold_start(data_dir: Path, env: dict[str, str]) -> tuple[ServerProcess, floa
     raise RuntimeError("the benchmark log-in was refused; check the inputs")
 
 
-def throughput(url: str, seconds: float, clients: int) -> dict[str, float]:
+def throughput(url: str, flow: Flow, seconds: float, clients: int) -> dict[str, float]:
     """Complete log-ins by concurrent clients for ``seconds``."""
-    bodies = Bodies()
     results: list[tuple[float, bool]] = []
     lock = threading.Lock()
     stop_at = time.monotonic() + seconds
@@ -163,7 +283,7 @@ def throughput(url: str, seconds: float, clients: int) -> dict[str, float]:
         while time.monotonic() < stop_at:
             start = time.perf_counter()
             try:
-                _, ok = log_in(visitor, bodies)
+                _, ok = log_in(visitor, flow)
             except requests.RequestException:
                 ok = False
             with lock:
@@ -186,69 +306,90 @@ def throughput(url: str, seconds: float, clients: int) -> dict[str, float]:
 
 
 def main() -> None:
-    """Run the four benchmarks and print their figures against the targets."""
+    """Run the benchmarks of each flow asked for and print their figures against the targets."""
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--flow", choices=("both", "default", "plain"), default="both")
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--clients", type=int, default=4)
     args = parser.parse_args()
+    flows: list[Flow] = [PlainFlow(), DefaultFlow()]
+    figures = {}
+    for flow in flows:
+        if args.flow in ("both", flow.name):
+            figures[flow.name] = bench_flow(flow, args)
+    if "default" in figures:
+        plain_bare = figures["plain"]["bare_s"] if "plain" in figures else bare_log_in(PlainFlow())
+        ratio = figures["default"]["server_s"] / plain_bare
+        print(
+            f"Default log-in's server time against the plain flow's bare compute: "
+            f"{figures['default']['server_s'] * 1000:.0f} ms / {plain_bare * 1000:.0f} ms = "
+            f"{ratio:.2f}, target <= {TARGET_DEFAULT_OVER_PLAIN_BARE}"
+        )
+        figures["default"]["over_plain_bare"] = round(ratio, 3)
+    print(json.dumps(figures))
 
-    # The bare SPEC §2 flow: a single photo and any phrase (challenges measured apart).
-    env = {
-        "FACEVOICE_RATELIMIT": "off",
-        "FACEVOICE_VOICE_CHALLENGE": "off",
-        "FACEVOICE_FACE_CHALLENGE": "off",
-    }
+
+def bare_log_in(flow: Flow, repeat: int = 10) -> float:
+    """Median seconds of a log-in's bare model work, step by step."""
+    bare = bare_model_times(flow, repeat)
+    return sum(statistics.median(bare[p]) for p in STEPS)
+
+
+def bench_flow(flow: Flow, args: argparse.Namespace) -> dict[str, float]:
+    """Sign up, cold-start 2 workers, then measure latency, throughput and memory of a flow."""
+    env = {"FACEVOICE_RATELIMIT": "off", **flow.env}
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "data"
         setup = ServerProcess(data_dir, env, workers=1)
         setup.wait_ready()
-        sign_up(setup.url)
+        flow.sign_up(setup.url)
         setup.stop()
 
-        server, cold = cold_start(data_dir, env)
+        server, cold = cold_start(data_dir, env, flow)
         try:
             server.wait_ready()
-            report(server, cold, args)
+            return report(server, flow, cold, args)
         finally:
             server.stop()
 
 
-def report(server: ServerProcess, cold: float, args: argparse.Namespace) -> None:
-    """Measure latency, throughput and memory on a running server, and print everything."""
-    bodies = Bodies()
+def report(
+    server: ServerProcess, flow: Flow, cold: float, args: argparse.Namespace
+) -> dict[str, float]:
+    """Measure latency, throughput and memory on a running server; print and return them."""
     memory_warm = worker_memory_mb(server)
     visitor = HttpVisitor(server.url)
-    served: dict[str, list[float]] = {"/take_photo": [], "/record_voice": [], "/log_in": []}
+    served: dict[str, list[float]] = {path: [] for path in STEPS}
     for _ in range(args.requests):
-        times, ok = log_in(visitor, bodies)
+        times, ok = log_in(visitor, flow)
         assert ok, "a benchmark log-in failed"
-        for path, seconds in zip(served, times, strict=True):
+        for path, seconds in zip(STEPS, times, strict=True):
             served[path].append(seconds)
-    bare = bare_model_times(bodies, args.requests)
+    bare = bare_model_times(flow, args.requests)
 
     print(
-        f"facevoice server benchmark: 2 workers, {args.requests} requests each, "
+        f"facevoice server benchmark, {flow.name} flow: 2 workers, {args.requests} log-ins, "
         f"{args.clients} clients for {args.seconds:.0f} s\n"
     )
     print(f"Cold start (launch to first answered log-in): {cold:.1f} s\n")
     print("Latency (ms)        server p50  server p95   bare p50   bare p95   p50 ratio")
-    for path in served:
+    for path in STEPS:
         s50, s95 = percentile(served[path], 0.5), percentile(served[path], 0.95)
         b50, b95 = percentile(bare[path], 0.5), percentile(bare[path], 0.95)
         print(
             f"  {path:16s} {s50 * 1000:10.1f} {s95 * 1000:11.1f} {b50 * 1000:10.1f} "
             f"{b95 * 1000:10.1f} {s50 / b50:11.2f}"
         )
-    server_login = sum(statistics.median(served[p]) for p in served)
-    bare_login = sum(statistics.median(bare[p]) for p in bare)
+    server_login = sum(statistics.median(served[p]) for p in STEPS)
+    bare_login = sum(statistics.median(bare[p]) for p in STEPS)
     ratio = server_login / bare_login
     print(
         f"  complete log-in  {server_login * 1000:10.1f} {'':11s} {bare_login * 1000:10.1f} "
         f"{'':10s} {ratio:11.2f}   target <= {TARGET_OVERHEAD}\n"
     )
 
-    result = throughput(server.url, args.seconds, args.clients)
+    result = throughput(server.url, flow, args.seconds, args.clients)
     capacity = 2 / bare_login  # two cores, each doing nothing but the model calls
     share = result["per_second"] / capacity
     print(
@@ -266,20 +407,18 @@ def report(server: ServerProcess, cold: float, args: argparse.Namespace) -> None
         + ", ".join(f"{m:.0f}" for m in memory_warm)
         + "; after the throughput run "
         + ", ".join(f"{m:.0f}" for m in memory_after)
-        + f"; target <= {TARGET_WORKER_MB}"
+        + f"; target <= {TARGET_WORKER_MB}\n"
     )
-    print(
-        json.dumps(
-            {
-                "cold_start_s": round(cold, 2),
-                "login_overhead_ratio": round(ratio, 3),
-                "throughput_per_s": round(result["per_second"], 3),
-                "throughput_share": round(share, 3),
-                "errors": result["errors"],
-                "worker_mb_max": round(max(memory_warm + memory_after), 1),
-            }
-        )
-    )
+    return {
+        "cold_start_s": round(cold, 2),
+        "server_s": round(server_login, 4),
+        "bare_s": round(bare_login, 4),
+        "login_overhead_ratio": round(ratio, 3),
+        "throughput_per_s": round(result["per_second"], 3),
+        "throughput_share": round(share, 3),
+        "errors": result["errors"],
+        "worker_mb_max": round(max(memory_warm + memory_after), 1),
+    }
 
 
 if __name__ == "__main__":
