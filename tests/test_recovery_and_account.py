@@ -461,6 +461,19 @@ def test_re_enrolling_the_face_replaces_it_only_when_the_enrollment_is_whole(
     assert "re_enrolled" in audit_outcomes(app, "account")
 
 
+def test_re_enrolling_the_voice_replaces_it(
+    visitor: Visitor, codes: list[str], make_visitor
+) -> None:  # type: ignore[no-untyped-def]
+    use_code(visitor, codes[0])
+    for index in (0, 1, 2):
+        audio = media.phrase(media.SPEAKER_B, index)
+        assert visitor.record_voice("obama", "sign_up", audio).status_code == 200
+    assert visitor.post("/account/re_enroll", parts="voice").status_code == 200
+    photo, new_voice = media.photo("obama2.jpg"), media.phrase(media.SPEAKER_B, 3)
+    assert make_visitor().log_in("obama", photo, new_voice).status_code == 200
+    assert face_and_voice_log_in(make_visitor, "obama2.jpg").status_code == 401
+
+
 def test_re_enrolling_without_a_fresh_log_in_is_refused(
     visitor: Visitor, codes: list[str], make_visitor
 ) -> None:  # type: ignore[no-untyped-def]
