@@ -156,10 +156,12 @@ class Person:
         username: str,
         shots: str | None = None,
         before_create: Callable[[], None] | None = None,
+        before_saving: Callable[[list[str]], None] | None = None,
     ) -> None:
         """Sign up through the sign-up page; ``shots`` names screenshots of each state.
 
-        ``before_create`` runs once the photo and the phrases are done (adding a passkey).
+        ``before_create`` runs once the photo and the phrases are done (adding a passkey);
+        ``before_saving`` gets the recovery codes shown, before "I have saved these codes".
         """
         self.visit("/sign_up")
         if shots:
@@ -183,6 +185,8 @@ class Person:
         expect(codes).to_have_count(10)
         if shots:
             self.shot(f"{shots}-6-account-ready")
+        if before_saving is not None:
+            before_saving([text.strip() for text in codes.all_inner_texts()])
         self.page.get_by_label("I have saved these codes").check()
         self.follow(self.page.get_by_role("link", name="Log in now"))
         expect(self.page).to_have_url(re.compile(r"/log_in\?username="))

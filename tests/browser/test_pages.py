@@ -10,6 +10,7 @@ import base64
 import io
 import re
 import wave
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -72,6 +73,29 @@ def test_signed_up_user_logs_in_logs_out_and_logs_in_again(
     someone.log_in(registered)
     expect(someone.page).to_have_url(re.compile(r"/protected$"))
     expect(someone.page.get_by_role("heading", level=1)).to_have_text(f"Hello, {registered}!")
+
+
+def test_recovery_codes_download_and_the_way_on_stays_shut_until_they_are_saved(
+    person: PersonFactory, tmp_path: Path
+) -> None:
+    someone = person()
+    downloaded: list[str] = []
+
+    def try_to_leave_then_download(shown: list[str]) -> None:
+        page = someone.page
+        log_in_now = page.get_by_role("link", name="Log in now")
+        expect(log_in_now).to_have_attribute("aria-disabled", "true")
+        log_in_now.click(force=True)  # force: a person can click it, Playwright would wait
+        expect(page).to_have_url(re.compile(r"/sign_up$"))
+        with page.expect_download() as download:
+            someone.click("Download as a text file")
+        saved = tmp_path / download.value.suggested_filename
+        download.value.save_as(saved)
+        downloaded.extend(saved.read_text().splitlines())
+        assert len(set(shown)) == 10 and set(shown) <= set(downloaded)
+
+    someone.sign_up("codes_keeper", before_saving=try_to_leave_then_download)
+    assert downloaded[0] == "facevoice recovery codes for codes_keeper"
 
 
 def test_sign_up_page_works_with_the_keyboard_in_reading_order(person: PersonFactory) -> None:
