@@ -10,6 +10,7 @@ import base64
 import io
 import re
 import wave
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,11 +18,25 @@ from playwright.sync_api import expect
 
 from tests import media
 from tests.browser.conftest import NO_DEVICES, NO_FACE, PersonFactory
-from tests.browser.people import Person
+from tests.browser.people import PHOTO_BUTTON, Person
+from tests.servers import HttpVisitor
 
 pytestmark = pytest.mark.browser
 
 USERNAME = "barack_o"
+LOCKED_OUT = "locked_out"  # never registered: a lockout tells nothing about who exists
+MUST_WAIT = re.compile(r"Too many failed log-ins for this account\. Wait \d+ seconds")
+# Counts the page's getUserMedia calls, to show that a camera was never asked for.
+COUNT_DEVICE_REQUESTS = """
+window.__deviceRequests = 0;
+if (navigator.mediaDevices) {
+  const open = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = (constraints) => {
+    window.__deviceRequests += 1;
+    return open(constraints);
+  };
+}
+"""
 PHONE = {"width": 390, "height": 844}
 FAILED = re.compile(r"log-in failed", re.IGNORECASE)
 WAV_DATA_URL = "data:audio/wav;base64,"
@@ -38,6 +53,39 @@ def registered(browsers, screenshots) -> str:  # type: ignore[no-untyped-def]
     finally:
         context.close()
     return USERNAME
+
+
+@pytest.fixture(scope="module")
+def site_settings() -> dict[str, Any]:
+    """The page basics without the log-in challenges; a lockout lasts the whole module, so
+    that no test depends on how long the ones before it took."""
+    return {"voice_challenge": False, "face_challenge": False, "lockout_wait_seconds": 3600}
+
+
+def fail_log_ins(site: str, username: str, times: int = 5) -> None:
+    """``times`` refused log-ins of ``username`` over HTTP (Biden's face, speaker A's voice)."""
+    visitor = HttpVisitor(site)
+    for _ in range(times):
+        visitor.post(
+            "/take_photo",
+            username=username,
+            flow="log_in",
+            image=media.b64(media.photo("biden.jpg")),
+        )
+        visitor.post(
+            "/record_voice",
+            username=username,
+            flow="log_in",
+            audio=media.b64(media.phrase(media.SPEAKER_A, 3)),
+        )
+        assert visitor.post("/log_in", username=username).status_code == 401
+
+
+@pytest.fixture(scope="module")
+def locked_out(site: str) -> str:
+    """A name locked out after five refused log-ins."""
+    fail_log_ins(site, LOCKED_OUT)
+    return LOCKED_OUT
 
 
 def expect_protected_page_is_closed(someone: Person) -> None:
@@ -210,6 +258,45 @@ def test_page_on_an_insecure_address_says_to_use_https(person: PersonFactory) ->
     someone.shot("device-insecure-page")
 
 
+def test_log_in_page_tells_a_locked_out_name_to_wait_as_soon_as_it_is_typed(
+    locked_out: str, person: PersonFactory
+) -> None:
+    someone = person()
+    someone.visit("/log_in")
+    someone.username_box.fill(locked_out)
+    someone.page.keyboard.press("Tab")  # on to the next step: the name is known
+    status = someone.status("username-status")
+    expect(status).to_have_text(MUST_WAIT)
+    expect(status).to_have_attribute("data-state", "error")
+    someone.shot("log-in-locked-out-name")
+    assert someone.posts == []
+
+
+def test_log_in_page_tells_a_locked_out_name_to_wait_without_opening_the_camera(
+    locked_out: str, person: PersonFactory
+) -> None:
+    someone = person(init_script=COUNT_DEVICE_REQUESTS)
+    someone.visit("/log_in")
+    someone.username_box.fill(locked_out)
+    someone.click(PHOTO_BUTTON)
+    expect(someone.status("photo-status")).to_have_text(MUST_WAIT)
+    assert someone.page.evaluate("window.__deviceRequests") == 0
+    expect(someone.page.locator("#camera")).to_have_attribute("data-camera", "off")
+    assert someone.posts == []
+
+
+def test_turn_on_camera_button_tells_a_locked_out_name_to_wait(
+    locked_out: str, person: PersonFactory
+) -> None:
+    someone = person(init_script=COUNT_DEVICE_REQUESTS)
+    someone.visit("/log_in")
+    someone.username_box.fill(locked_out)
+    someone.click("Turn on camera")
+    expect(someone.status("device-status")).to_have_text(MUST_WAIT)
+    assert someone.page.evaluate("window.__deviceRequests") == 0
+    assert someone.posts == []
+
+
 # --- Camera: biden.jpg, microphone: speaker A.
 
 
@@ -224,6 +311,18 @@ def test_another_face_is_refused_and_the_protected_page_stays_closed(
     expect(someone.page.get_by_role("button", name="Try again")).to_be_focused()
     someone.shot("log-in-refused-other-face")
     expect_protected_page_is_closed(someone)
+
+
+def test_the_refusal_that_locks_a_name_out_says_at_once_that_it_must_wait(
+    site: str, person: PersonFactory
+) -> None:
+    fail_log_ins(site, "fifth_try", times=4)
+    someone = person(camera="biden.jpg")
+    someone.visit("/log_in")
+    status = someone.log_in("fifth_try")
+    expect(status).to_contain_text(FAILED)
+    expect(status).to_contain_text(MUST_WAIT)
+    someone.shot("log-in-refused-now-locked-out")
 
 
 # --- Camera: obama.jpg, microphone: speaker B.

@@ -4,7 +4,8 @@
 // the person turns the head to the side shown, then back, and the recording says the digits
 // shown. Each challenge answers one capture: after a refusal the page fetches a new one and
 // shows it before the retake. The camera opens for the photo, the microphone only when the
-// recording starts.
+// recording starts. The challenge is asked for the username typed, so a name locked out after
+// failed log-ins is told to wait before anything is captured.
 
 import { post } from "./api.js";
 import { Challenges } from "./challenge.js";
@@ -42,7 +43,11 @@ const $ = (selector) => document.querySelector(selector);
 
 const activity = new Activity();
 const names = new UsernameField($("#username"), $("#username-status"));
-const devices = Devices.onPage(activity, { together: false });
+// The server says whether the typed name must wait before the camera opens.
+const devices = Devices.onPage(activity, {
+  together: false,
+  check: () => (names.valid ? challenges.forName(names.text) : null),
+});
 const logInButton = $("#log-in-button");
 const tryAgainButton = $("#try-again");
 const logInStatus = $("#log-in-status");
@@ -117,6 +122,16 @@ function showChallenge(challenge) {
 
 const challenges = new Challenges({ onChange: showChallenge });
 
+/** Whether a failed challenge request says the name must wait (lockout, or disabled). */
+function mustWait(error) {
+  return error.status === 429 || error.status === 403;
+}
+
+/** Say next to the username that it must wait, when ``error`` says so. */
+function tellLockout(error) {
+  if (mustWait(error)) showProblem(names.status, error.message);
+}
+
 /**
  * Fetch a new challenge now (after a refusal), and add to ``status`` what the next try of
  * ``part`` ("turn" or "digits") must do.
@@ -173,6 +188,7 @@ const photo = new PhotoStep({
   activity,
   flow: FLOW,
   username: usernameForCapture,
+  check: () => challenges.forName(names.text),
   prepare: async () => {
     const challenge = await challenges.forCapture(names.text, "turn");
     if (!challenge.turn) return {};
@@ -248,8 +264,13 @@ names.input.addEventListener("input", () => {
   }
 });
 
+// Once the name is typed, ask for the challenge with it: a locked-out name is told at once.
+names.input.addEventListener("change", () => {
+  if (names.valid) challenges.forName(names.text).catch(tellLockout);
+});
+
 // The first challenge, shown before the photo; a capture asks again if this fails.
-challenges.renew(names.valid ? names.text : "").catch(() => {});
+challenges.renew(names.valid ? names.text : "").catch(tellLockout);
 
 /** The voice step's number turns green once the recording is accepted. */
 function markVoiceStep() {
@@ -310,8 +331,11 @@ async function logIn() {
   tryAgainButton.hidden = false;
   tryAgainButton.focus();
   if (answer.status !== 0) {
-    // A new try needs a new challenge: show it now rather than at the next capture.
-    challenges.renew(names.text).catch(() => {});
+    // A new try needs a new challenge: show it now rather than at the next capture (and
+    // say at once when this refusal locked the name out).
+    challenges.renew(names.text).catch((error) => {
+      if (mustWait(error)) addNote(logInStatus, error.message);
+    });
   }
 }
 

@@ -49,9 +49,20 @@ function tipsFor(table, status) {
  * the button or from the first step that needs either. Otherwise (the log-in page) each opens
  * only when a step needs it: the camera for the photo (or from the button, for the preview),
  * the microphone when a recording starts, so that sound is recorded from the moment it opens.
+ * ``check()`` runs before the button opens anything: when it throws, the status shows the
+ * Error's message instead (the log-in page: a name that must wait).
  */
 export class Devices {
-  constructor({ box, video, button, status, meter, activity, together = true }) {
+  constructor({
+    box,
+    video,
+    button,
+    status,
+    meter,
+    activity,
+    together = true,
+    check = async () => {},
+  }) {
     this.box = box;
     this.button = button;
     this.status = status;
@@ -65,6 +76,12 @@ export class Devices {
     activity.guard(button);
     button.addEventListener("click", () =>
       this.activity.run(async () => {
+        try {
+          await check();
+        } catch (error) {
+          showProblem(status, error.message);
+          return;
+        }
         if (await (together ? this.turnOn() : this.turnOnCamera())) this.onReady();
       }),
     );
@@ -74,7 +91,7 @@ export class Devices {
   }
 
   /** The devices of a page built with the camera step of _capture.html. */
-  static onPage(activity, { together = true } = {}) {
+  static onPage(activity, { together = true, check = async () => {} } = {}) {
     const find = (selector) => document.querySelector(selector);
     return new Devices({
       box: find("#camera"),
@@ -84,6 +101,7 @@ export class Devices {
       meter: find("#level"),
       activity,
       together,
+      check,
     });
   }
 
@@ -188,8 +206,10 @@ export async function takeOnePhoto({ camera, canvas, box }) {
  * fields to send from the camera. ``prepare(step)`` runs before each capture, once the camera
  * is on, and may return another plan: ``{getReady, capture, checking, done, tips}`` (a
  * head-turn challenge: what to say during the countdown, a burst instead of one photo, and
- * what to say after). ``onResult(ok,
- * answer)`` follows each attempt; the step waits for it (it may fetch a new challenge).
+ * what to say after). ``check(step)`` runs before that, before the camera opens: when it
+ * throws, the step shows the Error's message and opens nothing (a name that must wait).
+ * ``onResult(ok, answer)`` follows each attempt; the step waits for it (it may fetch a new
+ * challenge).
  */
 export class PhotoStep {
   constructor({
@@ -202,11 +222,12 @@ export class PhotoStep {
     flow,
     username,
     capture = takeOnePhoto,
+    check = async () => {},
     prepare = async () => ({}),
     onResult = () => {},
   }) {
     Object.assign(this, { button, status, thumbnail, overlay, devices, activity, flow });
-    Object.assign(this, { username, capture, prepare, onResult });
+    Object.assign(this, { username, capture, check, prepare, onResult });
     this.done = false;
     this.buttonText = button.textContent;
     activity.guard(button);
@@ -216,6 +237,12 @@ export class PhotoStep {
   async take() {
     const username = this.username();
     if (!username) return;
+    try {
+      await this.check(this);
+    } catch (error) {
+      showProblem(this.status, error.message);
+      return;
+    }
     if (!(await this.devices.turnOnCamera())) {
       showStatus(this.status, `The photo needs the camera: ${SEE_DEVICE_STATUS}`, "error");
       return;
