@@ -87,9 +87,9 @@ const page = {
  * (Called once the first challenge arrives, after the steps below exist.)
  */
 function showChallenge(challenge) {
-  view.turnBox.hidden = !challenge.turn;
-  view.turnBox.dataset.side = challenge.turn || "";
-  view.turnText.textContent = challenge.instruction || "";
+  // A new challenge after the photo was accepted (a refused recording) asks only for new
+  // digits: the turn box keeps saying the turn was seen, so the photo is not taken again.
+  if (!photo.done) showTurn(challenge);
   view.photoHelp.textContent = challenge.turn
     ? "Face the camera with your face inside the oval, in good light. After a 3, 2, 1 " +
       "countdown, turn your head as the arrow shows, then look back at the camera: " +
@@ -118,6 +118,21 @@ function showChallenge(challenge) {
   const recordLabel = digits ? "Record the digits" : page.recordButton;
   if (voice.button.textContent === voice.buttonText) voice.button.textContent = recordLabel;
   voice.buttonText = recordLabel;
+}
+
+/** The turn box above the camera: the side this challenge asks the head to turn to. */
+function showTurn(challenge) {
+  view.turnBox.hidden = !challenge.turn;
+  view.turnBox.dataset.side = challenge.turn || "";
+  view.turnText.textContent = challenge.instruction || "";
+  delete view.turnBox.dataset.done;
+}
+
+/** The turn box once the photo is accepted: the turn to ``side`` is done. */
+function showTurnDone(side) {
+  view.turnBox.dataset.side = side;
+  view.turnBox.dataset.done = "true";
+  view.turnText.textContent = `Head turn done: we saw you turn to your ${side}.`;
 }
 
 const challenges = new Challenges({ onChange: showChallenge });
@@ -179,6 +194,8 @@ async function captureTurn(side, { camera, canvas, status }) {
   }
 }
 
+let turnAsked = null; // the side the last photo was asked to show (null: one still photo)
+
 const photo = new PhotoStep({
   button: $("#take-photo"),
   status: $("#photo-status"),
@@ -191,6 +208,7 @@ const photo = new PhotoStep({
   check: () => challenges.forName(names.text),
   prepare: async () => {
     const challenge = await challenges.forCapture(names.text, "turn");
+    turnAsked = challenge.turn;
     if (!challenge.turn) return {};
     const side = challenge.turn;
     challenges.use("turn"); // whatever happens now, the next try needs a new one
@@ -205,6 +223,7 @@ const photo = new PhotoStep({
     };
   },
   onResult: async (ok, answer) => {
+    if (ok && turnAsked) showTurnDone(turnAsked);
     if (!ok && challenges.current && challenges.current.turn && refusedChallenge(answer)) {
       await renewChallenge(photo.status, "turn");
     }
@@ -290,6 +309,7 @@ function nextAction() {
 
 function resetSamples(message) {
   photo.reset(message);
+  if (challenges.current) showTurn(challenges.current); // the photo must answer it again
   voice.reset();
   markVoiceStep();
 }
