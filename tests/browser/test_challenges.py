@@ -221,6 +221,19 @@ def test_refused_digits_leave_the_accepted_head_turn_shown_as_done(
     someone.shot("challenge-refused-digits-turn-done")
 
 
+def test_other_digits_get_the_one_message_that_fits(registered: str, person: PersonFactory) -> None:
+    someone = person(
+        camera=CLIP_TURNING_RIGHT, microphone=jackson_says(OTHER_DIGITS), init_script=TIMING_SCRIPT
+    )
+    someone.visit(f"/log_in?username={registered}")
+    voice = someone.record()
+    expect(voice).to_contain_text(
+        "We did not hear the digits shown. Say them clearly, one after the other, and record again."
+    )
+    expect(voice).not_to_contain_text("louder")
+    expect(voice.locator("li")).to_have_count(0)
+
+
 def test_head_turned_to_the_wrong_side_is_refused(registered: str, person: PersonFactory) -> None:
     # The same video mirrored: the person turns to their left when asked for the right.
     someone = person(

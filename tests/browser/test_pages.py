@@ -18,6 +18,7 @@ from playwright.sync_api import expect
 
 from tests import media
 from tests.browser.conftest import NO_DEVICES, NO_FACE, PersonFactory
+from tests.browser.fake_media import SILENT
 from tests.browser.people import PHOTO_BUTTON, Person
 from tests.servers import HttpVisitor
 
@@ -360,6 +361,22 @@ def test_camera_without_a_face_is_refused_at_the_photo_step(
     someone.click("Log in")
     expect(someone.status("log-in-status")).to_contain_text("Take your photo first")
     assert someone.posts == ["take_photo"], "no log-in may be attempted without a photo"
+
+
+# --- Camera: obama.jpg, microphone: silent.
+
+
+def test_silent_recording_gets_the_one_message_that_fits(person: PersonFactory) -> None:
+    someone = person(microphone=SILENT)
+    someone.visit("/log_in")
+    someone.username_box.fill("anyone")
+    status = someone.record()
+    expect(status).to_have_text(
+        "We heard nothing: the recording is silent. Check that your microphone is connected, "
+        "not muted, and allowed for this site."
+    )
+    expect(status.locator("li")).to_have_count(0)  # no tip to speak louder after it
+    someone.shot("log-in-silent-recording")
 
 
 # --- No camera and no microphone at all.

@@ -31,13 +31,6 @@ const TURN_TIPS = {
     "Keep your whole face in the picture, in good light, with nobody else in it.",
   ],
 };
-const DIGIT_TIPS = {
-  422: [
-    "Start as soon as the recording starts, and say every digit shown, one after the other.",
-    "Speak a little louder, or come closer to the microphone.",
-    "Watch the level meter: it should move when you speak.",
-  ],
-};
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -253,7 +246,6 @@ const voice = new PhraseStep({
     step.speakNow = digits
       ? `Recording: say ${digits} now.`
       : "Recording: read the sentence aloud now.";
-    step.tips = digits ? DIGIT_TIPS : step.tips;
     if (digits && digits !== shown) {
       // The digits just changed: let the person read them before the recording starts.
       showStatus(step.status, "These are new digits: press the button when you are ready.");

@@ -26,16 +26,7 @@ const PHOTO_TIPS = {
     "Make sure nobody else is in the picture.",
   ],
 };
-const VOICE_TIPS = {
-  422: [
-    "Start reading as soon as the recording starts, and read the whole sentence.",
-    "Speak a little louder, or come closer to the microphone.",
-    "Watch the level meter: it should move when you speak.",
-  ],
-};
 const SEE_DEVICE_STATUS = "see the message under the camera picture.";
-const QUIET_TIP =
-  "We heard almost nothing: check that the microphone is not muted and is the one you speak into.";
 
 /** The tips for an answer's status, if any. */
 function tipsFor(table, status) {
@@ -311,7 +302,7 @@ export class PhotoStep {
  *
  * ``phrase`` (1-5, or null) is sent so that a retake replaces that phrase at sign-up.
  * ``prepare(step)`` runs before each recording, before the microphone opens: it may change
- * what is shown and the step's ``seconds``, ``speakNow`` and ``tips`` (a spoken challenge),
+ * what is shown and the step's ``seconds`` and ``speakNow`` (a spoken challenge),
  * or return false to record nothing this time (after saying why in ``step.status``).
  * ``onResult(ok, answer)`` follows each attempt; the step waits for it.
  */
@@ -335,7 +326,6 @@ export class PhraseStep {
     this.sentence = root.querySelector(".sentence");
     this.buttonText = this.button.textContent;
     this.speakNow = "Recording: read the sentence aloud now.";
-    this.tips = VOICE_TIPS;
     this.done = false;
     activity.guard(this.button);
     this.button.addEventListener("click", () => this.activity.run(() => this.record()));
@@ -385,8 +375,9 @@ export class PhraseStep {
     if (answer.ok) {
       showStatus(this.status, "Recording OK: we heard your voice clearly.", "ok");
     } else {
-      const tips = tipsFor(this.tips, answer.status);
-      showProblem(this.status, answer.message, recording.quiet ? [QUIET_TIP, ...tips] : tips);
+      // The server's message alone: it names what it found wrong in this recording (silence,
+      // noise, too little speech, other digits), and general tips would contradict it.
+      showProblem(this.status, answer.message);
     }
     await this.finish(answer.ok, answer);
   }
