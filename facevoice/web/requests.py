@@ -182,6 +182,17 @@ def client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
+def wants_page() -> bool:
+    """Whether the client is a browser asking for a page: a GET naming ``text/html`` first.
+
+    Everyone else (the pages' own requests, API clients, ``*/*``) gets JSON.
+    """
+    accepted = request.accept_mimetypes
+    names_html = any(value == "text/html" and quality > 0 for value, quality in accepted)
+    best = accepted.best_match(["text/html", "application/json"])
+    return request.method in ("GET", "HEAD") and names_html and best == "text/html"
+
+
 def wants_json() -> bool:
     """Whether the client prefers a JSON answer to an HTML page."""
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])

@@ -123,6 +123,19 @@ def test_signed_up_user_logs_in_logs_out_and_logs_in_again(
     expect(someone.page.get_by_role("heading", level=1)).to_have_text(f"Hello, {registered}!")
 
 
+def test_unknown_address_shows_the_sites_own_404_page(person: PersonFactory) -> None:
+    someone = person()
+    response = someone.page.goto("/no-such-page")
+    assert response is not None and response.status == 404
+    expect(someone.page.get_by_role("heading", level=1)).to_have_text("Page not found")
+    expect(
+        someone.page.get_by_role("navigation").get_by_role("link", name="Log in")
+    ).to_be_visible()
+    someone.shot("page-not-found")
+    someone.follow(someone.page.get_by_role("link", name="Go to the main page"))
+    expect(someone.page).to_have_url(re.compile(r"/$"))
+
+
 def test_sign_up_page_works_with_the_keyboard_in_reading_order(person: PersonFactory) -> None:
     someone = person()
     page = someone.page
