@@ -123,6 +123,23 @@ def test_signed_up_user_logs_in_logs_out_and_logs_in_again(
     expect(someone.page.get_by_role("heading", level=1)).to_have_text(f"Hello, {registered}!")
 
 
+def test_first_tab_reaches_a_skip_link_that_moves_on_to_the_content(
+    person: PersonFactory,
+) -> None:
+    someone = person()
+    someone.visit("/log_in")
+    page = someone.page
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
+    someone.shot("skip-link")
+    page.keyboard.press("Enter")
+    expect(page.locator("main#content")).to_be_focused()
+    page.keyboard.press("Tab")  # the next stop is inside the content, past the navigation
+    assert page.evaluate("document.querySelector('main').contains(document.activeElement)")
+
+
 def test_unknown_address_shows_the_sites_own_404_page(person: PersonFactory) -> None:
     someone = person()
     response = someone.page.goto("/no-such-page")
