@@ -1,4 +1,4 @@
-"""Reading and checking the fields of a request (SPEC §2), and JSON answers."""
+"""Reading and checking the fields of a request (the README's HTTP API), and JSON answers."""
 
 from __future__ import annotations
 
@@ -173,7 +173,7 @@ def optional_int_field(data: Mapping[str, Any], name: str, low: int, high: int) 
 
 
 def answer(status: int, message: str, **extra: Any) -> tuple[Response, int]:
-    """The JSON answer of SPEC §2: ``ok``, ``message`` and any extra fields."""
+    """The JSON answer of the README's HTTP API: ``ok``, ``message`` and any extra fields."""
     return jsonify(ok=status < 400, message=message, **extra), status
 
 
