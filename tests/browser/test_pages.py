@@ -356,6 +356,19 @@ def test_the_refusal_that_locks_a_name_out_says_at_once_that_it_must_wait(
     someone.shot("log-in-refused-now-locked-out")
 
 
+def test_after_the_refusal_that_locks_a_name_out_no_photo_is_taken(
+    site: str, person: PersonFactory
+) -> None:
+    fail_log_ins(site, "next_try", times=4)
+    someone = person(camera="biden.jpg")
+    someone.visit("/log_in")
+    someone.log_in("next_try")
+    someone.click("Try again")
+    someone.click(PHOTO_BUTTON)
+    expect(someone.status("photo-status")).to_have_text(MUST_WAIT)
+    assert someone.posts == ["take_photo", "record_voice", "log_in"]
+
+
 # --- Camera: obama.jpg, microphone: speaker B.
 
 

@@ -60,6 +60,9 @@ export class Challenges {
     } else {
       const error = new Error(answer.status === 0 || !answer.message ? CANNOT_FETCH : answer.message);
       error.status = answer.status;
+      // A name that must wait has no challenge to answer: the next capture asks again, and
+      // so hears of the wait before it opens the camera.
+      if (answer.status === 429 || answer.status === 403) this.current = null;
       throw error;
     }
     const challenge = {
