@@ -7,6 +7,7 @@ import re
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.exc import OperationalError
 
 from facevoice.storage.lockout import record_failure
 
@@ -95,6 +96,17 @@ def test_server_failure_is_a_500_page_for_a_browser_and_json_for_the_pages_reque
     fetched = client.get("/broken", headers={"Accept": "application/json"})
     assert fetched.status_code == 500
     assert fetched.json["message"] == "Something went wrong on our side. Please try again."
+
+
+def test_database_outage_is_a_503_page_with_retry_after_for_a_browser(app: Flask) -> None:
+    def outage() -> str:
+        raise OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
+
+    app.add_url_rule("/outage", view_func=outage)
+    answer = app.test_client().get("/outage", headers=BROWSER)
+    assert answer.status_code == 503 and answer.mimetype == "text/html"
+    assert int(answer.headers["Retry-After"]) > 0
+    assert "<h1>Temporarily unavailable</h1>" in answer.data.decode()
 
 
 def test_locked_out_challenge_stays_json_for_the_log_in_page(
