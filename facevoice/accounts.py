@@ -12,7 +12,7 @@ import logging
 from facevoice.auth import passkey
 from facevoice.auth.biometric import BiometricFactor, samples
 from facevoice.auth.factors import BIOMETRIC, PASSKEY
-from facevoice.auth.policy import decide, refuse_if_locked
+from facevoice.auth.policy import decide, raise_if_locked, refuse_if_locked
 from facevoice.auth.recovery_codes import RecoveryCodes
 from facevoice.auth.recovery_codes import new_set as new_recovery_codes
 from facevoice.biometrics.audio import load_speech
@@ -232,6 +232,15 @@ class Accounts:
             factors=[*(name for name in proven if name == PASSKEY), *BIOMETRIC],
         )
         return user if outcome == "accepted" else None
+
+    def may_try(self, username: str) -> None:
+        """``AccountLocked`` (429) or ``AccountDisabled`` (403) when ``username`` must wait.
+
+        Asked before any sample is taken, so that a person learns it before turning the
+        camera on. Only a read: nothing is counted or audited, since nothing was tried. The
+        counters exist for unregistered names too, so the answer never says who exists.
+        """
+        raise_if_locked(lockout_state(self.database, username, self.lockout))
 
     def require_passkey_first(
         self, username: str, proven: tuple[str, ...] | list[str], client_ip: str

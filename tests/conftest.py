@@ -42,7 +42,7 @@ def settings_overrides() -> dict[str, Any]:
     return {}
 
 
-# The SPEC §2 contract, as a deployment with FACEVOICE_VOICE_CHALLENGE=off and
+# The README's HTTP API, as a deployment with FACEVOICE_VOICE_CHALLENGE=off and
 # FACEVOICE_FACE_CHALLENGE=off serves it; tests/test_challenges.py covers the default (on).
 WITHOUT_CHALLENGES = {"voice_challenge": False, "face_challenge": False}
 
@@ -61,7 +61,7 @@ def client(app: Flask) -> FlaskClient:
 
 
 class Visitor:
-    """One browser-like client of SPEC §2: keeps its cookies and sends the CSRF token."""
+    """One browser-like client of the HTTP API: keeps its cookies and sends the CSRF token."""
 
     def __init__(self, client: FlaskClient) -> None:
         self.client = client

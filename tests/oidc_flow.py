@@ -122,7 +122,7 @@ class RelyingParty:
 
 
 class Browser(HttpVisitor):
-    """A user agent: follows facevoice's pages, logs in over SPEC §2, answers the consent."""
+    """A user agent: follows facevoice's pages, logs in over the HTTP API, answers the consent."""
 
     def open(self, url: str) -> requests.Response:
         """GET a URL without following redirects."""

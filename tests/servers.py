@@ -90,7 +90,7 @@ class ServerProcess:
 
 
 class HttpVisitor:
-    """A client of SPEC §2 over real HTTP, with cookies and the page's CSRF token."""
+    """A client of the README's HTTP API over real HTTP, with cookies and the page's CSRF token."""
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url

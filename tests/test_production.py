@@ -36,7 +36,7 @@ def cluster(tmp_path_factory, postgres_server_url):  # type: ignore[no-untyped-d
         "FACEVOICE_ATTEMPT_STORE_URL": redis_url,
         "FACEVOICE_SECRET_KEY": secrets.token_hex(32),
         "FACEVOICE_TEMPLATE_KEY": secrets.token_hex(32),
-        # The SPEC §2 flow with single photos; the challenges are tested in test_challenges.py.
+        # The plain flow (HTTP API) with single photos; the challenges: test_challenges.py.
         "FACEVOICE_VOICE_CHALLENGE": "off",
         "FACEVOICE_FACE_CHALLENGE": "off",
     }

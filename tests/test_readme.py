@@ -19,3 +19,14 @@ def test_configuration_table_lists_every_setting_and_nothing_else() -> None:
 def test_readme_names_the_two_commands() -> None:
     text = README.read_text()
     assert "make run" in text and "make test" in text
+
+
+def test_readme_cites_no_spec_its_readers_do_not_have() -> None:
+    # Its own HTTP API section is the contract: it must stand alone.
+    assert not re.search(r"\bSPEC\b", README.read_text())
+
+
+def test_readme_says_make_run_is_for_development_and_facevoice_serve_for_production() -> None:
+    text = " ".join(README.read_text().split())  # sentences wrap across lines
+    assert "`make run` is Flask's development server" in text
+    assert "run the production server `facevoice serve`" in text

@@ -1,4 +1,4 @@
-"""Field rules of SPEC §2: usernames, flows, Base64."""
+"""Field rules of the README's HTTP API: usernames, flows, Base64."""
 
 from __future__ import annotations
 

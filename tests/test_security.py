@@ -6,6 +6,7 @@ import datetime as dt
 import io
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -182,6 +183,62 @@ def test_many_failures_disable_log_in_until_an_administrator_enables_it(
     result = run_cli(data_dir, "users", "enable", enrolled)
     assert result.exit_code == 0, result.output
     assert right_log_in(visitor, enrolled).status_code == 200
+
+
+def fail_log_ins(app: Flask, username: str, times: int) -> None:
+    """Count ``times`` failed log-ins of ``username`` under the app's lockout policy."""
+    accounts = app.extensions["facevoice"].accounts
+    for _ in range(times):
+        record_failure(accounts.database, username, accounts.lockout)
+
+
+def ask_challenge(visitor: Visitor, username: str):  # type: ignore[no-untyped-def]
+    """GET /log_in/challenge for ``username``, as the log-in page asks it."""
+    return visitor.client.get(
+        f"/log_in/challenge?username={username}", headers={"Accept": "application/json"}
+    )
+
+
+def test_challenge_for_a_locked_out_name_is_429_with_retry_after(
+    app: Flask, visitor: Visitor, enrolled: str
+) -> None:
+    fail_log_ins(app, enrolled, 5)
+    answer = ask_challenge(visitor, enrolled)
+    assert answer.status_code == 429
+    assert 0 < int(answer.headers["Retry-After"]) <= 30
+    assert answer.json["ok"] is False
+    assert "Too many failed log-ins" in answer.json["message"]
+    assert "challenge" not in answer.json and "turn" not in answer.json
+
+
+def test_challenge_for_a_locked_out_unknown_name_gets_the_same_answer(
+    app: Flask, visitor: Visitor, enrolled: str
+) -> None:
+    fail_log_ins(app, enrolled, 5)
+    fail_log_ins(app, "nobody", 5)
+    registered, unknown = ask_challenge(visitor, enrolled), ask_challenge(visitor, "nobody")
+    assert registered.status_code == unknown.status_code == 429
+    seconds = re.compile(r"\d+")  # the wait may differ by a second between the two
+    assert seconds.sub("N", registered.json["message"]) == seconds.sub("N", unknown.json["message"])
+
+
+@pytest.mark.parametrize("settings_overrides", [{"disable_after_failures": 6}])
+def test_challenge_for_a_disabled_name_is_403(app: Flask, visitor: Visitor) -> None:
+    fail_log_ins(app, "alice", 6)
+    answer = ask_challenge(visitor, "alice")
+    assert answer.status_code == 403
+    assert "administrator" in answer.json["message"]
+
+
+def test_asking_for_challenges_counts_no_failed_log_in(app: Flask, visitor: Visitor) -> None:
+    fail_log_ins(app, "alice", 4)
+    assert {ask_challenge(visitor, "alice").status_code for _ in range(10)} == {200}
+    accounts = app.extensions["facevoice"].accounts
+    assert lockout_state(accounts.database, "alice", accounts.lockout).consecutive_failures == 4
+
+
+def test_challenge_for_a_malformed_name_is_400(visitor: Visitor) -> None:
+    assert ask_challenge(visitor, "a%20b").status_code == 400
 
 
 # --- 3. Templates encrypted at rest -------------------------------------------------------

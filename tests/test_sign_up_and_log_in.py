@@ -1,4 +1,4 @@
-"""SPEC §2 end to end on the real models: sign up, log in, and the refusals."""
+"""The README's HTTP API end to end on the real models: sign up, log in, and the refusals."""
 
 from __future__ import annotations
 

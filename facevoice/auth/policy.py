@@ -80,6 +80,13 @@ def refuse_if_locked(
         return
     outcome = "disabled" if state.disabled else "locked"
     record_event(database, "log_in", username, client_ip, outcome, factors=factors)
+    raise_if_locked(state)
+
+
+def raise_if_locked(state: LockoutState) -> None:
+    """Raise ``AccountDisabled`` (403) or ``AccountLocked`` (429) if ``state`` allows no try."""
+    if state.allowed:
+        return
     if state.disabled:
         raise AccountDisabled()
     raise AccountLocked(state.retry_after_seconds)

@@ -1,13 +1,17 @@
-"""Every error becomes a JSON answer with a message a person can act on."""
+"""Every error becomes an answer with a message a person can act on.
+
+JSON for the pages' own requests and for API clients; a page in the site's layout for a
+browser that asks for a page (a mistyped address, a server failure while loading a page).
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
-from flask import Flask
+from flask import Flask, Response, make_response, render_template
 from flask_wtf.csrf import CSRFError
 from redis import RedisError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
@@ -15,7 +19,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from facevoice.errors import FacevoiceError, ServiceUnavailable, short_reason
-from facevoice.web.requests import answer, wants_json
+from facevoice.web.requests import answer, wants_page
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +30,19 @@ HTTP_MESSAGES = {
     413: "The upload is too large.",
     415: "This content type is not supported.",
     429: "Too many attempts. Wait a little and try again.",
+}
+UNEXPECTED = "Something went wrong on our side. Please try again."
+# The headings of the error pages (a browser's view of the status).
+PAGE_TITLES = {
+    400: "Bad request",
+    403: "Not allowed",
+    404: "Page not found",
+    405: "Not available this way",
+    413: "Too large",
+    415: "Not supported",
+    429: "Too many tries",
+    500: "Something went wrong",
+    503: "Temporarily unavailable",
 }
 OUTAGE_QUIET_SECONDS = 60  # failures closer together than this are one outage
 
@@ -69,17 +86,44 @@ def outage_service(error: Exception) -> str | None:
     return None
 
 
+def error_answer(status: int, message: str, headers: Iterable[tuple[str, str]] = ()) -> Response:
+    """The answer to an error: a page in the site's layout for a browser asking for a page,
+    else the JSON answer; ``headers`` (``Retry-After``, ``Allow``) go with either."""
+    response = error_page(status, message) if wants_page() else None
+    if response is None:
+        response, _ = answer(status, message)
+        response.status_code = status
+    for name, value in headers:
+        response.headers[name] = value
+    return response
+
+
+def error_page(status: int, message: str) -> Response | None:
+    """The HTML error page, or None if even that cannot be made (then JSON answers)."""
+    try:
+        # Past 500 the user is not looked up: the database may be what failed.
+        html = render_template(
+            "error.html",
+            status=status,
+            title=PAGE_TITLES.get(status, "Something went wrong"),
+            message=message,
+            server_failure=status >= 500,
+        )
+    except Exception:
+        log.exception("the error page for %s could not be made", status)
+        return None
+    return make_response(html, status)
+
+
 def register(app: Flask) -> None:
     """Install the error handlers on the app."""
     outages = OutageLog()
 
     @app.errorhandler(FacevoiceError)
     def facevoice_error(error: FacevoiceError):  # type: ignore[no-untyped-def]
-        response, status = answer(error.status, error.message)
         retry_after = getattr(error, "retry_after_seconds", None)
-        if retry_after is not None:
-            response.headers["Retry-After"] = str(retry_after)
-        return response, status
+        headers = [] if retry_after is None else [("Retry-After", str(retry_after))]
+        return error_answer(error.status, error.message, headers)
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):  # type: ignore[no-untyped-def]
@@ -87,17 +131,12 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):  # type: ignore[no-untyped-def]
-        if not wants_json():
-            return error
-        status = error.code or 500
-        response, status = answer(
-            status, HTTP_MESSAGES.get(status, error.description or error.name)
-        )
+        if error.code is None or error.code < 400:
+            return error  # not an error: a redirect Werkzeug raises
         # Keep headers the exception carries (Retry-After on 429, Allow on 405).
-        for name, value in error.get_headers():
-            if name.lower() != "content-type":
-                response.headers[name] = value
-        return response, status
+        headers = [(n, v) for n, v in error.get_headers() if n.lower() != "content-type"]
+        message = HTTP_MESSAGES.get(error.code, error.description or error.name)
+        return error_answer(error.code, message, headers)
 
     @app.errorhandler(SQLAlchemyError)
     @app.errorhandler(RedisError)
@@ -111,4 +150,4 @@ def register(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):  # type: ignore[no-untyped-def]
         log.exception("unexpected error")
-        return answer(500, "Something went wrong on our side. Please try again.")
+        return error_answer(500, UNEXPECTED)

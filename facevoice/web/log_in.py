@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template, session
+from flask import Blueprint, jsonify, render_template, request, session
 
 from facevoice.auth.factors import BIOMETRIC, PASSKEY, RECOVERY_CODE
 from facevoice.auth.policy import amr_of
@@ -50,7 +50,11 @@ def challenge():  # type: ignore[no-untyped-def]
     """A fresh challenge for this session's log-in: digits to say and a side to turn to.
 
     Each part is used once and lasts ``challenge_seconds``; a part switched off is null.
+    With ``?username=``, a name that must wait gets the lockout's answer instead (429 with
+    Retry-After, or 403), before any sample is taken: the log-in would be refused anyway.
     """
+    if request.args.get("username"):
+        services().accounts.may_try(username_field(request.args))
     voice, face = issue_challenge()
     return jsonify(
         challenge=voice.text if voice else None,

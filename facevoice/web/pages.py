@@ -5,9 +5,31 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template
 from flask_login import current_user, login_required
 
+from facevoice.biometrics.speech import CHALLENGE_LENGTH
+from facevoice.config import Settings
 from facevoice.web.security import end_session
+from facevoice.web.services import services
 
 bp = Blueprint("pages", __name__)
+
+
+def how_to_log_in(settings: Settings) -> str:
+    """What a log-in asks of a person, in the pages' words, for the challenges switched on."""
+    if settings.face_challenge:
+        face, who = "turn your head to the side the page shows", "it"
+    else:
+        face, who = "take a photo", "the page"
+    if settings.voice_challenge:
+        voice = f"say the {CHALLENGE_LENGTH} digits {who} shows"
+    else:
+        voice = "read one sentence aloud"
+    return f"{face} and {voice}"
+
+
+@bp.app_context_processor
+def log_in_words() -> dict[str, str]:
+    """Every page may say how a log-in goes on this site (``how_to_log_in``)."""
+    return {"how_to_log_in": how_to_log_in(services().settings)}
 
 
 @bp.get("/")

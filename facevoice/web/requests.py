@@ -1,4 +1,4 @@
-"""Reading and checking the fields of a request (SPEC §2), and JSON answers."""
+"""Reading and checking the fields of a request (the README's HTTP API), and JSON answers."""
 
 from __future__ import annotations
 
@@ -173,13 +173,24 @@ def optional_int_field(data: Mapping[str, Any], name: str, low: int, high: int) 
 
 
 def answer(status: int, message: str, **extra: Any) -> tuple[Response, int]:
-    """The JSON answer of SPEC §2: ``ok``, ``message`` and any extra fields."""
+    """The JSON answer of the README's HTTP API: ``ok``, ``message`` and any extra fields."""
     return jsonify(ok=status < 400, message=message, **extra), status
 
 
 def client_ip() -> str:
     """The client's address (as set by ProxyFix when behind trusted proxies)."""
     return request.remote_addr or "unknown"
+
+
+def wants_page() -> bool:
+    """Whether the client is a browser asking for a page: a GET naming ``text/html`` first.
+
+    Everyone else (the pages' own requests, API clients, ``*/*``) gets JSON.
+    """
+    accepted = request.accept_mimetypes
+    names_html = any(value == "text/html" and quality > 0 for value, quality in accepted)
+    best = accepted.best_match(["text/html", "application/json"])
+    return request.method in ("GET", "HEAD") and names_html and best == "text/html"
 
 
 def wants_json() -> bool:

@@ -194,11 +194,16 @@ def reading_samples() -> np.ndarray:
     )
 
 
+SILENT = "silent"  # a microphone that is connected and allowed, but hears nothing
+
+
 def write_microphone(name: str, path: Path) -> Path:
     """Write the WAV of a microphone: JACKSON_READING, ``jackson_says(digits)`` (without its
-    NO_LOOP suffix), or else a LibriSpeech speaker's utterance."""
+    NO_LOOP suffix), SILENT, or else a LibriSpeech speaker's utterance."""
     if name == JACKSON_READING:
         samples = reading_samples()
+    elif name == SILENT:
+        samples = np.zeros(round(TAIL_SECONDS * SAMPLE_RATE), np.float32)
     elif name.startswith(SAYS) and name[len(SAYS) :].isdigit():
         samples = digits_samples(name[len(SAYS) :])
     else:

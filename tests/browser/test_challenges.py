@@ -21,7 +21,7 @@ import re
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Route, expect
 
 from tests.browser.conftest import PersonFactory
 from tests.browser.fake_media import (
@@ -39,6 +39,8 @@ USERNAME = "clip_person"
 DIGITS = "47192"
 OTHER_DIGITS = "85329"
 TURN_RIGHT = "Turn your head to your right, then back to the camera."
+TURN_LEFT = "Turn your head to your left, then back to the camera."
+TURN_DONE = "Head turn done: we saw you turn to your right."
 DESKTOP = {"width": 1024, "height": 900}
 PHONE = {"width": 390, "height": 844}
 # Times (performance.now(), ms) at which the page opened a device and took burst frames.
@@ -187,6 +189,49 @@ def test_right_head_turn_with_other_digits_is_refused_at_the_voice_step(
     expect(someone.status("log-in-status")).to_contain_text("Record your voice first")
     assert someone.posts == ["take_photo", "record_voice"]
     expect_protected_page_is_closed(someone)
+
+
+def test_refused_digits_leave_the_accepted_head_turn_shown_as_done(
+    registered: str, person: PersonFactory
+) -> None:
+    someone = person(
+        camera=CLIP_TURNING_RIGHT, microphone=jackson_says(OTHER_DIGITS), init_script=TIMING_SCRIPT
+    )
+    someone.visit(f"/log_in?username={registered}")
+    expect_photo_ok(someone, someone.take_photo())
+    box = someone.page.locator("#turn-challenge")
+    expect(box).to_have_attribute("data-done", "true")
+    # This app's turn is fixed: make the next challenge ask for the other side, as a random
+    # one may.
+    other_side: list[str] = []
+
+    def ask_for_the_left(route: Route) -> None:
+        served = route.fetch()
+        body = {**served.json(), "turn": "left", "instruction": TURN_LEFT}
+        other_side.append(body["turn"])
+        route.fulfill(response=served, json=body)
+
+    someone.page.route("**/log_in/challenge*", ask_for_the_left)
+    voice = someone.record()
+    expect(voice).to_contain_text("For your next try, say the new digits")
+    assert other_side == ["left"]
+    expect(box).to_have_attribute("data-side", "right")
+    expect(box).to_have_attribute("data-done", "true")
+    expect(someone.turn_instruction).to_have_text(TURN_DONE)
+    someone.shot("challenge-refused-digits-turn-done")
+
+
+def test_other_digits_get_the_one_message_that_fits(registered: str, person: PersonFactory) -> None:
+    someone = person(
+        camera=CLIP_TURNING_RIGHT, microphone=jackson_says(OTHER_DIGITS), init_script=TIMING_SCRIPT
+    )
+    someone.visit(f"/log_in?username={registered}")
+    voice = someone.record()
+    expect(voice).to_contain_text(
+        "We did not hear the digits shown. Say them clearly, one after the other, and record again."
+    )
+    expect(voice).not_to_contain_text("louder")
+    expect(voice.locator("li")).to_have_count(0)
 
 
 def test_head_turned_to_the_wrong_side_is_refused(registered: str, person: PersonFactory) -> None:

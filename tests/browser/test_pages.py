@@ -11,6 +11,7 @@ import io
 import re
 import wave
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,11 +19,26 @@ from playwright.sync_api import expect
 
 from tests import media
 from tests.browser.conftest import NO_DEVICES, NO_FACE, PersonFactory
-from tests.browser.people import Person
+from tests.browser.fake_media import SILENT
+from tests.browser.people import PHOTO_BUTTON, Person
+from tests.servers import HttpVisitor
 
 pytestmark = pytest.mark.browser
 
 USERNAME = "barack_o"
+LOCKED_OUT = "locked_out"  # never registered: a lockout tells nothing about who exists
+MUST_WAIT = re.compile(r"Too many failed log-ins for this account\. Wait \d+ seconds")
+# Counts the page's getUserMedia calls, to show that a camera was never asked for.
+COUNT_DEVICE_REQUESTS = """
+window.__deviceRequests = 0;
+if (navigator.mediaDevices) {
+  const open = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = (constraints) => {
+    window.__deviceRequests += 1;
+    return open(constraints);
+  };
+}
+"""
 PHONE = {"width": 390, "height": 844}
 FAILED = re.compile(r"log-in failed", re.IGNORECASE)
 WAV_DATA_URL = "data:audio/wav;base64,"
@@ -39,6 +55,39 @@ def registered(browsers, screenshots) -> str:  # type: ignore[no-untyped-def]
     finally:
         context.close()
     return USERNAME
+
+
+@pytest.fixture(scope="module")
+def site_settings() -> dict[str, Any]:
+    """The page basics without the log-in challenges; a lockout lasts the whole module, so
+    that no test depends on how long the ones before it took."""
+    return {"voice_challenge": False, "face_challenge": False, "lockout_wait_seconds": 3600}
+
+
+def fail_log_ins(site: str, username: str, times: int = 5) -> None:
+    """``times`` refused log-ins of ``username`` over HTTP (Biden's face, speaker A's voice)."""
+    visitor = HttpVisitor(site)
+    for _ in range(times):
+        visitor.post(
+            "/take_photo",
+            username=username,
+            flow="log_in",
+            image=media.b64(media.photo("biden.jpg")),
+        )
+        visitor.post(
+            "/record_voice",
+            username=username,
+            flow="log_in",
+            audio=media.b64(media.phrase(media.SPEAKER_A, 3)),
+        )
+        assert visitor.post("/log_in", username=username).status_code == 401
+
+
+@pytest.fixture(scope="module")
+def locked_out(site: str) -> str:
+    """A name locked out after five refused log-ins."""
+    fail_log_ins(site, LOCKED_OUT)
+    return LOCKED_OUT
 
 
 def expect_protected_page_is_closed(someone: Person) -> None:
@@ -96,6 +145,36 @@ def test_recovery_codes_download_and_the_way_on_stays_shut_until_they_are_saved(
 
     someone.sign_up("codes_keeper", before_saving=try_to_leave_then_download)
     assert downloaded[0] == "facevoice recovery codes for codes_keeper"
+
+
+def test_first_tab_reaches_a_skip_link_that_moves_on_to_the_content(
+    person: PersonFactory,
+) -> None:
+    someone = person()
+    someone.visit("/log_in")
+    page = someone.page
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
+    someone.shot("skip-link")
+    page.keyboard.press("Enter")
+    expect(page.locator("main#content")).to_be_focused()
+    page.keyboard.press("Tab")  # the next stop is inside the content, past the navigation
+    assert page.evaluate("document.querySelector('main').contains(document.activeElement)")
+
+
+def test_unknown_address_shows_the_sites_own_404_page(person: PersonFactory) -> None:
+    someone = person()
+    response = someone.page.goto("/no-such-page")
+    assert response is not None and response.status == 404
+    expect(someone.page.get_by_role("heading", level=1)).to_have_text("Page not found")
+    expect(
+        someone.page.get_by_role("navigation").get_by_role("link", name="Log in")
+    ).to_be_visible()
+    someone.shot("page-not-found")
+    someone.follow(someone.page.get_by_role("link", name="Go to the main page"))
+    expect(someone.page).to_have_url(re.compile(r"/$"))
 
 
 def test_sign_up_page_works_with_the_keyboard_in_reading_order(person: PersonFactory) -> None:
@@ -234,6 +313,45 @@ def test_page_on_an_insecure_address_says_to_use_https(person: PersonFactory) ->
     someone.shot("device-insecure-page")
 
 
+def test_log_in_page_tells_a_locked_out_name_to_wait_as_soon_as_it_is_typed(
+    locked_out: str, person: PersonFactory
+) -> None:
+    someone = person()
+    someone.visit("/log_in")
+    someone.username_box.fill(locked_out)
+    someone.page.keyboard.press("Tab")  # on to the next step: the name is known
+    status = someone.status("username-status")
+    expect(status).to_have_text(MUST_WAIT)
+    expect(status).to_have_attribute("data-state", "error")
+    someone.shot("log-in-locked-out-name")
+    assert someone.posts == []
+
+
+def test_log_in_page_tells_a_locked_out_name_to_wait_without_opening_the_camera(
+    locked_out: str, person: PersonFactory
+) -> None:
+    someone = person(init_script=COUNT_DEVICE_REQUESTS)
+    someone.visit("/log_in")
+    someone.username_box.fill(locked_out)
+    someone.click(PHOTO_BUTTON)
+    expect(someone.status("photo-status")).to_have_text(MUST_WAIT)
+    assert someone.page.evaluate("window.__deviceRequests") == 0
+    expect(someone.page.locator("#camera")).to_have_attribute("data-camera", "off")
+    assert someone.posts == []
+
+
+def test_turn_on_camera_button_tells_a_locked_out_name_to_wait(
+    locked_out: str, person: PersonFactory
+) -> None:
+    someone = person(init_script=COUNT_DEVICE_REQUESTS)
+    someone.visit("/log_in")
+    someone.username_box.fill(locked_out)
+    someone.click("Turn on camera")
+    expect(someone.status("device-status")).to_have_text(MUST_WAIT)
+    assert someone.page.evaluate("window.__deviceRequests") == 0
+    assert someone.posts == []
+
+
 # --- Camera: biden.jpg, microphone: speaker A.
 
 
@@ -248,6 +366,31 @@ def test_another_face_is_refused_and_the_protected_page_stays_closed(
     expect(someone.page.get_by_role("button", name="Try again")).to_be_focused()
     someone.shot("log-in-refused-other-face")
     expect_protected_page_is_closed(someone)
+
+
+def test_the_refusal_that_locks_a_name_out_says_at_once_that_it_must_wait(
+    site: str, person: PersonFactory
+) -> None:
+    fail_log_ins(site, "fifth_try", times=4)
+    someone = person(camera="biden.jpg")
+    someone.visit("/log_in")
+    status = someone.log_in("fifth_try")
+    expect(status).to_contain_text(FAILED)
+    expect(status).to_contain_text(MUST_WAIT)
+    someone.shot("log-in-refused-now-locked-out")
+
+
+def test_after_the_refusal_that_locks_a_name_out_no_photo_is_taken(
+    site: str, person: PersonFactory
+) -> None:
+    fail_log_ins(site, "next_try", times=4)
+    someone = person(camera="biden.jpg")
+    someone.visit("/log_in")
+    someone.log_in("next_try")
+    someone.click("Try again")
+    someone.click(PHOTO_BUTTON)
+    expect(someone.status("photo-status")).to_have_text(MUST_WAIT)
+    assert someone.posts == ["take_photo", "record_voice", "log_in"]
 
 
 # --- Camera: obama.jpg, microphone: speaker B.
@@ -285,6 +428,22 @@ def test_camera_without_a_face_is_refused_at_the_photo_step(
     someone.click("Log in")
     expect(someone.status("log-in-status")).to_contain_text("Take your photo first")
     assert someone.posts == ["take_photo"], "no log-in may be attempted without a photo"
+
+
+# --- Camera: obama.jpg, microphone: silent.
+
+
+def test_silent_recording_gets_the_one_message_that_fits(person: PersonFactory) -> None:
+    someone = person(microphone=SILENT)
+    someone.visit("/log_in")
+    someone.username_box.fill("anyone")
+    status = someone.record()
+    expect(status).to_have_text(
+        "We heard nothing: the recording is silent. Check that your microphone is connected, "
+        "not muted, and allowed for this site."
+    )
+    expect(status.locator("li")).to_have_count(0)  # no tip to speak louder after it
+    someone.shot("log-in-silent-recording")
 
 
 # --- No camera and no microphone at all.

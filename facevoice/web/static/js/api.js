@@ -1,4 +1,4 @@
-// The page's side of SPEC §2: JSON POSTs with the CSRF token, and the username check.
+// The page's side of the README's HTTP API: JSON POSTs with the CSRF token, and the username check.
 
 const NETWORK_PROBLEM =
   "We could not reach the server. Check your internet connection, then try again.";

@@ -4,7 +4,8 @@
 // The photo (a burst of frames) answers the turn, the recording the digits; each part is
 // single-use and the challenge expires after ``expires_in`` seconds. Either part is null when
 // the server has that challenge switched off: the page then takes one photo, or reads the
-// sentence, as without challenges.
+// sentence, as without challenges. Asked with the username, the server first says whether
+// that name must wait (lockout): the page learns it before any capture.
 
 import { getJson } from "./api.js";
 
@@ -27,7 +28,8 @@ export class Challenges {
 
   /**
    * Ask the server for a new challenge for ``username`` (may be empty); resolves to
-   * ``{digits, turn, instruction, expiresAt, used}``, throws an Error to show.
+   * ``{digits, turn, instruction, expiresAt, used, username}``, throws an Error to show
+   * (its ``status`` is 429 or 403 when the name must wait).
    */
   renew(username = "") {
     const request = this.request(username);
@@ -56,7 +58,12 @@ export class Challenges {
     } else if (answer.status === 404) {
       fields = NO_CHALLENGE; // a server without challenges
     } else {
-      throw new Error(answer.status === 0 || !answer.message ? CANNOT_FETCH : answer.message);
+      const error = new Error(answer.status === 0 || !answer.message ? CANNOT_FETCH : answer.message);
+      error.status = answer.status;
+      // A name that must wait has no challenge to answer: the next capture asks again, and
+      // so hears of the wait before it opens the camera.
+      if (answer.status === 429 || answer.status === 403) this.current = null;
+      throw error;
     }
     const challenge = {
       digits: fields.digits,
@@ -64,6 +71,7 @@ export class Challenges {
       instruction: fields.instruction,
       expiresAt: performance.now() + fields.expiresIn * 1000,
       used: new Set(),
+      username: username.toLowerCase(),
     };
     this.current = challenge;
     this.onChange(challenge);
@@ -74,9 +82,24 @@ export class Challenges {
    * The challenge to answer ``part`` ("turn" or "digits") with: the current one when that
    * part is unused and it does not expire soon (or the server has that challenge off); else
    * a new one, asked for ``username``. (The server binds a challenge to the session, not to
-   * a username: one fetched before the name was typed serves.)
+   * a username; one fetched before the name was typed is still replaced, so that the server
+   * says first whether this name must wait.)
    */
   async forCapture(username, part) {
+    const current = await this.forName(username);
+    if (current[part] === null) return current; // that challenge is off
+    const fresh =
+      !current.used.has(part) &&
+      current.expiresAt - performance.now() > SAFETY_SECONDS * 1000;
+    return fresh ? current : this.renew(username);
+  }
+
+  /**
+   * The current challenge if it was asked for ``username``, else a new one asked for it:
+   * so that the server has said whether the name must wait before anything is captured.
+   * Throws like ``renew``.
+   */
+  async forName(username) {
     if (this.pending) {
       try {
         await this.pending;
@@ -85,12 +108,8 @@ export class Challenges {
       }
     }
     const current = this.current;
-    if (current !== null && current[part] === null) return current; // that challenge is off
-    const fresh =
-      current !== null &&
-      !current.used.has(part) &&
-      current.expiresAt - performance.now() > SAFETY_SECONDS * 1000;
-    return fresh ? current : this.renew(username);
+    if (current !== null && current.username === username.toLowerCase()) return current;
+    return this.renew(username);
   }
 
   /** The server has received an answer to ``part`` of the current challenge. */

@@ -4,7 +4,8 @@
 // the person turns the head to the side shown, then back, and the recording says the digits
 // shown. Each challenge answers one capture: after a refusal the page fetches a new one and
 // shows it before the retake. The camera opens for the photo, the microphone only when the
-// recording starts.
+// recording starts. The challenge is asked for the username typed, so a name locked out after
+// failed log-ins is told to wait before anything is captured.
 
 import { post } from "./api.js";
 import { Challenges } from "./challenge.js";
@@ -30,19 +31,16 @@ const TURN_TIPS = {
     "Keep your whole face in the picture, in good light, with nobody else in it.",
   ],
 };
-const DIGIT_TIPS = {
-  422: [
-    "Start as soon as the recording starts, and say every digit shown, one after the other.",
-    "Speak a little louder, or come closer to the microphone.",
-    "Watch the level meter: it should move when you speak.",
-  ],
-};
 
 const $ = (selector) => document.querySelector(selector);
 
 const activity = new Activity();
 const names = new UsernameField($("#username"), $("#username-status"));
-const devices = Devices.onPage(activity, { together: false });
+// The server says whether the typed name must wait before the camera opens.
+const devices = Devices.onPage(activity, {
+  together: false,
+  check: () => (names.valid ? challenges.forName(names.text) : null),
+});
 const logInButton = $("#log-in-button");
 const tryAgainButton = $("#try-again");
 const logInStatus = $("#log-in-status");
@@ -82,9 +80,9 @@ const page = {
  * (Called once the first challenge arrives, after the steps below exist.)
  */
 function showChallenge(challenge) {
-  view.turnBox.hidden = !challenge.turn;
-  view.turnBox.dataset.side = challenge.turn || "";
-  view.turnText.textContent = challenge.instruction || "";
+  // A new challenge after the photo was accepted (a refused recording) asks only for new
+  // digits: the turn box keeps saying the turn was seen, so the photo is not taken again.
+  if (!photo.done) showTurn(challenge);
   view.photoHelp.textContent = challenge.turn
     ? "Face the camera with your face inside the oval, in good light. After a 3, 2, 1 " +
       "countdown, turn your head as the arrow shows, then look back at the camera: " +
@@ -115,7 +113,32 @@ function showChallenge(challenge) {
   voice.buttonText = recordLabel;
 }
 
+/** The turn box above the camera: the side this challenge asks the head to turn to. */
+function showTurn(challenge) {
+  view.turnBox.hidden = !challenge.turn;
+  view.turnBox.dataset.side = challenge.turn || "";
+  view.turnText.textContent = challenge.instruction || "";
+  delete view.turnBox.dataset.done;
+}
+
+/** The turn box once the photo is accepted: the turn to ``side`` is done. */
+function showTurnDone(side) {
+  view.turnBox.dataset.side = side;
+  view.turnBox.dataset.done = "true";
+  view.turnText.textContent = `Head turn done: we saw you turn to your ${side}.`;
+}
+
 const challenges = new Challenges({ onChange: showChallenge });
+
+/** Whether a failed challenge request says the name must wait (lockout, or disabled). */
+function mustWait(error) {
+  return error.status === 429 || error.status === 403;
+}
+
+/** Say next to the username that it must wait, when ``error`` says so. */
+function tellLockout(error) {
+  if (mustWait(error)) showProblem(names.status, error.message);
+}
 
 /**
  * Fetch a new challenge now (after a refusal), and add to ``status`` what the next try of
@@ -164,6 +187,8 @@ async function captureTurn(side, { camera, canvas, status }) {
   }
 }
 
+let turnAsked = null; // the side the last photo was asked to show (null: one still photo)
+
 const photo = new PhotoStep({
   button: $("#take-photo"),
   status: $("#photo-status"),
@@ -173,8 +198,10 @@ const photo = new PhotoStep({
   activity,
   flow: FLOW,
   username: usernameForCapture,
+  check: () => challenges.forName(names.text),
   prepare: async () => {
     const challenge = await challenges.forCapture(names.text, "turn");
+    turnAsked = challenge.turn;
     if (!challenge.turn) return {};
     const side = challenge.turn;
     challenges.use("turn"); // whatever happens now, the next try needs a new one
@@ -189,6 +216,7 @@ const photo = new PhotoStep({
     };
   },
   onResult: async (ok, answer) => {
+    if (ok && turnAsked) showTurnDone(turnAsked);
     if (!ok && challenges.current && challenges.current.turn && refusedChallenge(answer)) {
       await renewChallenge(photo.status, "turn");
     }
@@ -218,7 +246,6 @@ const voice = new PhraseStep({
     step.speakNow = digits
       ? `Recording: say ${digits} now.`
       : "Recording: read the sentence aloud now.";
-    step.tips = digits ? DIGIT_TIPS : step.tips;
     if (digits && digits !== shown) {
       // The digits just changed: let the person read them before the recording starts.
       showStatus(step.status, "These are new digits: press the button when you are ready.");
@@ -248,8 +275,13 @@ names.input.addEventListener("input", () => {
   }
 });
 
+// Once the name is typed, ask for the challenge with it: a locked-out name is told at once.
+names.input.addEventListener("change", () => {
+  if (names.valid) challenges.forName(names.text).catch(tellLockout);
+});
+
 // The first challenge, shown before the photo; a capture asks again if this fails.
-challenges.renew(names.valid ? names.text : "").catch(() => {});
+challenges.renew(names.valid ? names.text : "").catch(tellLockout);
 
 /** The voice step's number turns green once the recording is accepted. */
 function markVoiceStep() {
@@ -269,6 +301,7 @@ function nextAction() {
 
 function resetSamples(message) {
   photo.reset(message);
+  if (challenges.current) showTurn(challenges.current); // the photo must answer it again
   voice.reset();
   markVoiceStep();
 }
@@ -310,8 +343,11 @@ async function logIn() {
   tryAgainButton.hidden = false;
   tryAgainButton.focus();
   if (answer.status !== 0) {
-    // A new try needs a new challenge: show it now rather than at the next capture.
-    challenges.renew(names.text).catch(() => {});
+    // A new try needs a new challenge: show it now rather than at the next capture (and
+    // say at once when this refusal locked the name out).
+    challenges.renew(names.text).catch((error) => {
+      if (mustWait(error)) addNote(logInStatus, error.message);
+    });
   }
 }
 

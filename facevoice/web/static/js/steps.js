@@ -26,16 +26,7 @@ const PHOTO_TIPS = {
     "Make sure nobody else is in the picture.",
   ],
 };
-const VOICE_TIPS = {
-  422: [
-    "Start reading as soon as the recording starts, and read the whole sentence.",
-    "Speak a little louder, or come closer to the microphone.",
-    "Watch the level meter: it should move when you speak.",
-  ],
-};
 const SEE_DEVICE_STATUS = "see the message under the camera picture.";
-const QUIET_TIP =
-  "We heard almost nothing: check that the microphone is not muted and is the one you speak into.";
 
 /** The tips for an answer's status, if any. */
 function tipsFor(table, status) {
@@ -49,9 +40,20 @@ function tipsFor(table, status) {
  * the button or from the first step that needs either. Otherwise (the log-in page) each opens
  * only when a step needs it: the camera for the photo (or from the button, for the preview),
  * the microphone when a recording starts, so that sound is recorded from the moment it opens.
+ * ``check()`` runs before the button opens anything: when it throws, the status shows the
+ * Error's message instead (the log-in page: a name that must wait).
  */
 export class Devices {
-  constructor({ box, video, button, status, meter, activity, together = true }) {
+  constructor({
+    box,
+    video,
+    button,
+    status,
+    meter,
+    activity,
+    together = true,
+    check = async () => {},
+  }) {
     this.box = box;
     this.button = button;
     this.status = status;
@@ -65,6 +67,12 @@ export class Devices {
     activity.guard(button);
     button.addEventListener("click", () =>
       this.activity.run(async () => {
+        try {
+          await check();
+        } catch (error) {
+          showProblem(status, error.message);
+          return;
+        }
         if (await (together ? this.turnOn() : this.turnOnCamera())) this.onReady();
       }),
     );
@@ -74,7 +82,7 @@ export class Devices {
   }
 
   /** The devices of a page built with the camera step of _capture.html. */
-  static onPage(activity, { together = true } = {}) {
+  static onPage(activity, { together = true, check = async () => {} } = {}) {
     const find = (selector) => document.querySelector(selector);
     return new Devices({
       box: find("#camera"),
@@ -84,6 +92,7 @@ export class Devices {
       meter: find("#level"),
       activity,
       together,
+      check,
     });
   }
 
@@ -188,8 +197,10 @@ export async function takeOnePhoto({ camera, canvas, box }) {
  * fields to send from the camera. ``prepare(step)`` runs before each capture, once the camera
  * is on, and may return another plan: ``{getReady, capture, checking, done, tips}`` (a
  * head-turn challenge: what to say during the countdown, a burst instead of one photo, and
- * what to say after). ``onResult(ok,
- * answer)`` follows each attempt; the step waits for it (it may fetch a new challenge).
+ * what to say after). ``check(step)`` runs before that, before the camera opens: when it
+ * throws, the step shows the Error's message and opens nothing (a name that must wait).
+ * ``onResult(ok, answer)`` follows each attempt; the step waits for it (it may fetch a new
+ * challenge).
  */
 export class PhotoStep {
   constructor({
@@ -202,11 +213,12 @@ export class PhotoStep {
     flow,
     username,
     capture = takeOnePhoto,
+    check = async () => {},
     prepare = async () => ({}),
     onResult = () => {},
   }) {
     Object.assign(this, { button, status, thumbnail, overlay, devices, activity, flow });
-    Object.assign(this, { username, capture, prepare, onResult });
+    Object.assign(this, { username, capture, check, prepare, onResult });
     this.done = false;
     this.buttonText = button.textContent;
     activity.guard(button);
@@ -216,6 +228,12 @@ export class PhotoStep {
   async take() {
     const username = this.username();
     if (!username) return;
+    try {
+      await this.check(this);
+    } catch (error) {
+      showProblem(this.status, error.message);
+      return;
+    }
     if (!(await this.devices.turnOnCamera())) {
       showStatus(this.status, `The photo needs the camera: ${SEE_DEVICE_STATUS}`, "error");
       return;
@@ -284,7 +302,7 @@ export class PhotoStep {
  *
  * ``phrase`` (1-5, or null) is sent so that a retake replaces that phrase at sign-up.
  * ``prepare(step)`` runs before each recording, before the microphone opens: it may change
- * what is shown and the step's ``seconds``, ``speakNow`` and ``tips`` (a spoken challenge),
+ * what is shown and the step's ``seconds`` and ``speakNow`` (a spoken challenge),
  * or return false to record nothing this time (after saying why in ``step.status``).
  * ``onResult(ok, answer)`` follows each attempt; the step waits for it.
  */
@@ -308,7 +326,6 @@ export class PhraseStep {
     this.sentence = root.querySelector(".sentence");
     this.buttonText = this.button.textContent;
     this.speakNow = "Recording: read the sentence aloud now.";
-    this.tips = VOICE_TIPS;
     this.done = false;
     activity.guard(this.button);
     this.button.addEventListener("click", () => this.activity.run(() => this.record()));
@@ -358,8 +375,9 @@ export class PhraseStep {
     if (answer.ok) {
       showStatus(this.status, "Recording OK: we heard your voice clearly.", "ok");
     } else {
-      const tips = tipsFor(this.tips, answer.status);
-      showProblem(this.status, answer.message, recording.quiet ? [QUIET_TIP, ...tips] : tips);
+      // The server's message alone: it names what it found wrong in this recording (silence,
+      // noise, too little speech, other digits), and general tips would contradict it.
+      showProblem(this.status, answer.message);
     }
     await this.finish(answer.ok, answer);
   }
