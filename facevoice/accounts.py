@@ -15,8 +15,7 @@ from facevoice.auth.factors import BIOMETRIC, PASSKEY
 from facevoice.auth.policy import decide, raise_if_locked, refuse_if_locked
 from facevoice.auth.recovery_codes import RecoveryCodes
 from facevoice.auth.recovery_codes import new_set as new_recovery_codes
-from facevoice.biometrics.audio import load_speech
-from facevoice.biometrics.face import create_embedding
+from facevoice.biometrics.audio import decode_audio, speech_samples
 from facevoice.biometrics.images import image_size, load_image
 from facevoice.biometrics.liveness import (
     FaceChallenge,
@@ -27,12 +26,18 @@ from facevoice.biometrics.liveness import (
     read_frame,
 )
 from facevoice.biometrics.models import Biometrics
+from facevoice.biometrics.quality import (
+    PhotoLimits,
+    RecordingLimits,
+    check_photo_quality,
+    check_recording_quality,
+)
 from facevoice.biometrics.speech import ADVICE as SPOKEN_CHALLENGE_ADVICE
 from facevoice.biometrics.speech import Challenge, check_challenge
 from facevoice.biometrics.voice import enrollment_template
 from facevoice.config import Settings
 from facevoice.errors import LivenessFailed, MissingSample, PasskeyNeeded, UsernameTaken
-from facevoice.storage.attempts import Attempt, username_key
+from facevoice.storage.attempts import SIGN_UP, Attempt, username_key
 from facevoice.storage.database import (
     Database,
     User,
@@ -71,6 +76,8 @@ class Accounts:
         self.cipher = cipher
         self.models = models
         self.turn_rules = HeadTurnRules()
+        self.photo_limits = PhotoLimits()
+        self.recording_limits = RecordingLimits(min_speech_seconds=settings.min_speech_seconds)
         self.lockout = LockoutPolicy(
             settings.lockout_after_failures,
             settings.lockout_wait_seconds,
@@ -82,9 +89,16 @@ class Accounts:
 
     def take_photo(self, attempt: Attempt, image: bytes) -> None:
         """Embed the single face of a photo into the attempt; the photo is decoded in memory
-        and never outlives this call."""
-        embedding = create_embedding(image, self.models.face, self.settings.max_image_pixels)
-        attempt.save_face(embedding)
+        and never outlives this call.
+
+        With ``quality_checks`` on, a poor photo raises ``PoorCapture`` (422) with advice
+        before anything is kept; the pose is checked for an enrollment only.
+        """
+        rgb = load_image(image, self.settings.max_image_pixels)
+        face = self.models.face.single_face(rgb)
+        if self.settings.quality_checks:
+            check_photo_quality(rgb, face, self.photo_limits, enrollment=attempt.flow == SIGN_UP)
+        attempt.save_face(self.models.face.descriptor(rgb, face))
 
     def take_burst(
         self, attempt: Attempt, frames: list[bytes], challenge: FaceChallenge, client_ip: str
@@ -118,6 +132,8 @@ class Accounts:
             raise LivenessFailed(motion.message)
         frontal = embeddings[motion.best_frame]
         assert frontal is not None  # the most frontal frame is one with a single face
+        if settings.quality_checks:  # the face compared with the template: no pose check
+            self._check_frame_quality(frames[motion.best_frame])
         attempt.save_face(frontal)
         attempt.save_burst(
             [e for i, e in enumerate(embeddings) if e is not None and i != motion.best_frame]
@@ -137,11 +153,14 @@ class Accounts:
         the speaker is embedded from); ``LivenessFailed`` (422) otherwise, counted as a failed
         log-in.
 
-        The recording is decoded to 16 kHz mono in memory: no raw audio is written to disk.
+        With ``quality_checks`` on, a clipped, quiet or noisy recording raises ``PoorCapture``
+        (422) with advice. The recording is decoded to 16 kHz mono in memory: no raw audio is
+        written to disk.
         """
-        speech = load_speech(
-            audio, self.settings.max_audio_seconds, self.settings.min_speech_seconds
-        )
+        samples = decode_audio(audio, self.settings.max_audio_seconds)
+        speech = speech_samples(samples, self.settings.min_speech_seconds)
+        if self.settings.quality_checks:  # on the whole recording: its pauses give the noise
+            check_recording_quality(samples, self.recording_limits)
         if (
             challenge is not None
             and not check_challenge(speech, challenge, self.models.speech).passed
@@ -150,6 +169,13 @@ class Accounts:
             raise LivenessFailed(SPOKEN_CHALLENGE_ADVICE)
         embedding = self.models.voice.embed(speech)
         return attempt.save_voice(embedding, phrase)
+
+    def _check_frame_quality(self, frame: bytes) -> None:
+        """``PoorCapture`` when a burst's most frontal frame is too poor to compare."""
+        rgb = load_image(frame, self.settings.max_image_pixels)
+        check_photo_quality(
+            rgb, self.models.face.single_face(rgb), self.photo_limits, enrollment=False
+        )
 
     def _failed_challenge(self, username: str, client_ip: str, outcome: str) -> None:
         """An unanswered challenge is a failed presentation: audited and counted for lockout.

@@ -111,6 +111,13 @@ class Settings:
     face_detect_width_px: int = field(
         default=480, metadata={"doc": "The face detector scans a copy fitting a square this wide"}
     )
+    quality_checks: bool = field(
+        default=True,
+        metadata={
+            "doc": "Refuse poor photos and recordings (face size, light, focus, pose, eyes; "
+            "clipping, loudness, noise) with advice (422)"
+        },
+    )
     min_speech_seconds: float = field(
         default=1.0, metadata={"doc": "Least speech a recording must hold after trimming silence"}
     )

@@ -79,6 +79,12 @@ class BadAudio(Unusable):
     default_message = "No usable speech in the recording. Speak clearly, close to the microphone."
 
 
+class PoorCapture(Unusable):
+    """A photo or recording too poor to enroll or compare; the message is the one fix that fits."""
+
+    default_message = "The sample is too poor to use. Take it again in good conditions."
+
+
 class AccountLocked(FacevoiceError):
     """Too many consecutive failed log-ins: the next try must wait."""
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import av
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFilter
 
 from facevoice.biometrics.audio import SAMPLE_RATE, decode_audio, wav_bytes
 
@@ -240,3 +240,63 @@ def jackson_phrase(index: int) -> bytes:
     """One of jackson's sign-up phrases: four digits of early takes."""
     digits = ["1358", "2479", "3816"][index]
     return wav_bytes(digits_phrase("jackson", digits, take=index * 4))
+
+
+# Degraded captures, for the quality checks (tests/test_quality.py, bench/quality_margins.py).
+# Each takes a good sample and the face box (left, top, right, bottom) where it matters.
+
+Box = tuple[int, int, int, int]
+
+
+def darkened(rgb: np.ndarray, gain: float = 0.35) -> np.ndarray:
+    """The photo in a dim room: every pixel at ``gain`` of its level."""
+    return (rgb.astype(np.float32) * gain).astype(np.uint8)
+
+
+def blurred(rgb: np.ndarray, box: Box, blur: float = 1 / 30) -> np.ndarray:
+    """Out of focus: a Gaussian blur of ``blur`` face widths."""
+    width = box[2] - box[0]
+    return np.asarray(Image.fromarray(rgb).filter(ImageFilter.GaussianBlur(blur * width)))
+
+
+def downscaled(rgb: np.ndarray, factor: float = 0.25) -> np.ndarray:
+    """Far from the camera (or a low-resolution one): both sides scaled by ``factor``."""
+    image = Image.fromarray(rgb)
+    size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
+    return np.asarray(image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0))
+
+
+def side_lit(rgb: np.ndarray, box: Box, shadow: float = 0.85) -> np.ndarray:
+    """A lamp to one side: light falls off linearly by ``shadow`` across the face."""
+    left, _, right, _ = box
+    across = np.clip((np.arange(rgb.shape[1]) - left) / max(1, right - left), 0.0, 1.0)
+    gain = 1.0 - shadow * across
+    return (rgb.astype(np.float32) * gain[None, :, None]).astype(np.uint8)
+
+
+def eyes_covered(rgb: np.ndarray, eyes: np.ndarray) -> np.ndarray:
+    """Sunglasses: a flat dark disc over each eye (``eyes``: two (x, y) centres)."""
+    covered = Image.fromarray(rgb)
+    draw = ImageDraw.Draw(covered)
+    radius = 0.3 * float(np.linalg.norm(eyes[0] - eyes[1]))
+    for x, y in eyes:
+        draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=(15, 15, 15))
+    return np.asarray(covered)
+
+
+def clipped(samples: np.ndarray, gain: float = 4.0) -> np.ndarray:
+    """Too close to the microphone: peaks driven ``gain`` times past full scale."""
+    peak = max(float(np.abs(samples).max()), 1e-6)
+    return np.clip(samples * (gain / peak), -1.0, 1.0).astype(np.float32)
+
+
+def made_quiet(samples: np.ndarray, decibels: float = 40.0) -> np.ndarray:
+    """Far from the microphone: ``decibels`` quieter."""
+    return (samples * 10 ** (-decibels / 20)).astype(np.float32)
+
+
+def noisy(samples: np.ndarray, snr_db: float = 0.0, seed: int = 0) -> np.ndarray:
+    """A loud room: white noise at ``snr_db`` under the recording's own level."""
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+    noise = np.random.default_rng(seed).standard_normal(samples.size) * rms * 10 ** (-snr_db / 20)
+    return np.clip(samples + noise, -1.0, 1.0).astype(np.float32)
