@@ -122,7 +122,9 @@ def main() -> None:
     report("good recordings", [recording_verdict(x, limits) for _, x in recordings])
     for label, change in {
         "clipped (x4 past full scale)": media.clipped,
+        "quiet (-20 dB)": lambda x: media.made_quiet(x, 20),
         "quiet (-40 dB)": media.made_quiet,
+        "noisy (white noise, 5 dB SNR)": lambda x: media.noisy(x, 5),
         "noisy (white noise, 0 dB SNR)": media.noisy,
     }.items():
         report(label, [recording_verdict(change(x), limits) for _, x in recordings])

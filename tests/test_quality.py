@@ -121,7 +121,7 @@ def test_a_too_short_recording_is_told_to_read_the_whole_sentence() -> None:
 def test_a_dark_photo_is_422_with_its_advice(visitor: Visitor) -> None:
     answer = visitor.take_photo("obama", "sign_up", media.jpeg(media.darkened(photo_rgb())))
     assert answer.status_code == 422
-    assert answer.json == {"ok": False, "message": quality.TOO_DARK}
+    assert answer.json == {"ok": False, "message": quality.TOO_DARK, "quality": True}
 
 
 def test_a_clipped_recording_is_422_with_its_advice(visitor: Visitor) -> None:

@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from flask import Flask, Response, make_response, render_template
 from flask_wtf.csrf import CSRFError
@@ -18,7 +19,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from facevoice.errors import FacevoiceError, ServiceUnavailable, short_reason
+from facevoice.errors import FacevoiceError, PoorCapture, ServiceUnavailable, short_reason
 from facevoice.web.requests import answer, wants_page
 
 log = logging.getLogger(__name__)
@@ -86,12 +87,15 @@ def outage_service(error: Exception) -> str | None:
     return None
 
 
-def error_answer(status: int, message: str, headers: Iterable[tuple[str, str]] = ()) -> Response:
+def error_answer(
+    status: int, message: str, headers: Iterable[tuple[str, str]] = (), **extra: Any
+) -> Response:
     """The answer to an error: a page in the site's layout for a browser asking for a page,
-    else the JSON answer; ``headers`` (``Retry-After``, ``Allow``) go with either."""
+    else the JSON answer with any ``extra`` fields; ``headers`` (``Retry-After``, ``Allow``)
+    go with either."""
     response = error_page(status, message) if wants_page() else None
     if response is None:
-        response, _ = answer(status, message)
+        response, _ = answer(status, message, **extra)
         response.status_code = status
     for name, value in headers:
         response.headers[name] = value
@@ -123,7 +127,9 @@ def register(app: Flask) -> None:
     def facevoice_error(error: FacevoiceError):  # type: ignore[no-untyped-def]
         retry_after = getattr(error, "retry_after_seconds", None)
         headers = [] if retry_after is None else [("Retry-After", str(retry_after))]
-        return error_answer(error.status, error.message, headers)
+        # A poor capture's message is the one fix that fits: the page shows it alone.
+        fields = {"quality": True} if isinstance(error, PoorCapture) else {}
+        return error_answer(error.status, error.message, headers, **fields)
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):  # type: ignore[no-untyped-def]

@@ -28,9 +28,13 @@ const PHOTO_TIPS = {
 };
 const SEE_DEVICE_STATUS = "see the message under the camera picture.";
 
-/** The tips for an answer's status, if any. */
-function tipsFor(table, status) {
-  return table[status] || [];
+/**
+ * The tips for an answer, if any. A capture refused for its quality (``quality: true``)
+ * carries the one fix that fits in its message: no general tips then.
+ */
+function tipsFor(table, answer) {
+  if (answer.quality) return [];
+  return table[answer.status] || [];
 }
 
 /**
@@ -270,7 +274,7 @@ export class PhotoStep {
     if (answer.ok) {
       showStatus(this.status, plan.done || "Photo OK: we found your face.", "ok");
     } else {
-      showProblem(this.status, answer.message, tipsFor(plan.tips || PHOTO_TIPS, answer.status));
+      showProblem(this.status, answer.message, tipsFor(plan.tips || PHOTO_TIPS, answer));
     }
     await this.finish(answer.ok, answer);
   }
