@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
+
 from facevoice.auth import passkey
 from facevoice.auth.biometric import BiometricFactor, samples
 from facevoice.auth.factors import BIOMETRIC, PASSKEY
@@ -16,6 +18,7 @@ from facevoice.auth.policy import decide, raise_if_locked, refuse_if_locked
 from facevoice.auth.recovery_codes import RecoveryCodes
 from facevoice.auth.recovery_codes import new_set as new_recovery_codes
 from facevoice.biometrics.audio import decode_audio, speech_samples
+from facevoice.biometrics.face import mean_embedding
 from facevoice.biometrics.images import image_size, load_image
 from facevoice.biometrics.liveness import (
     FaceChallenge,
@@ -36,7 +39,13 @@ from facevoice.biometrics.speech import ADVICE as SPOKEN_CHALLENGE_ADVICE
 from facevoice.biometrics.speech import Challenge, check_challenge
 from facevoice.biometrics.voice import enrollment_template
 from facevoice.config import Settings
-from facevoice.errors import LivenessFailed, MissingSample, PasskeyNeeded, UsernameTaken
+from facevoice.errors import (
+    LivenessFailed,
+    MissingSample,
+    PasskeyNeeded,
+    Unusable,
+    UsernameTaken,
+)
 from facevoice.storage.attempts import SIGN_UP, Attempt, username_key
 from facevoice.storage.database import (
     Database,
@@ -95,10 +104,51 @@ class Accounts:
         before anything is kept; the pose is checked for an enrollment only.
         """
         rgb = load_image(image, self.settings.max_image_pixels)
+        if attempt.flow == SIGN_UP:
+            attempt.save_face(self._enrollment_embedding(rgb))
+            return
         face = self.models.face.single_face(rgb)
         if self.settings.quality_checks:
-            check_photo_quality(rgb, face, self.photo_limits, enrollment=attempt.flow == SIGN_UP)
+            check_photo_quality(rgb, face, self.photo_limits, enrollment=False)
         attempt.save_face(self.models.face.descriptor(rgb, face))
+
+    def take_enrollment_burst(self, attempt: Attempt, frames: list[bytes]) -> int:
+        """Enroll the mean face of the frames of a short sign-up burst that pass the checks.
+
+        The frames' sizes are checked from their headers first, as a log-in burst's. Each
+        frame with exactly one face that passes the quality checks (pose included) is
+        embedded; the attempt keeps the mean of those embeddings (``mean_embedding``). Returns
+        how many frames were used. When none is usable, the refusal of the first frame is
+        raised (``NoFaceFound``, ``TooManyFaces`` or ``PoorCapture``, all 422).
+        """
+        settings = self.settings
+        check_burst_size(
+            [image_size(frame, settings.max_image_pixels) for frame in frames],
+            settings.max_frame_width_px,
+            settings.max_frame_height_px,
+            settings.max_burst_pixels,
+        )
+        embeddings: list[np.ndarray] = []
+        first_refusal: Unusable | None = None
+        for frame in frames:
+            try:
+                embeddings.append(
+                    self._enrollment_embedding(load_image(frame, settings.max_image_pixels))
+                )
+            except Unusable as refusal:
+                first_refusal = first_refusal or refusal
+        if not embeddings:
+            assert first_refusal is not None  # a burst holds at least one frame
+            raise first_refusal
+        attempt.save_face(mean_embedding(embeddings))
+        return len(embeddings)
+
+    def _enrollment_embedding(self, rgb: np.ndarray) -> np.ndarray:
+        """The embedding of a sign-up photo's single face, after its quality checks."""
+        face = self.models.face.single_face(rgb)
+        if self.settings.quality_checks:
+            check_photo_quality(rgb, face, self.photo_limits, enrollment=True)
+        return self.models.face.descriptor(rgb, face)
 
     def take_burst(
         self, attempt: Attempt, frames: list[bytes], challenge: FaceChallenge, client_ip: str

@@ -166,6 +166,16 @@ def create_embedding(image: ImageSource, model: FaceModel, max_pixels: int) -> n
     return model.embed(load_image(image, max_pixels))
 
 
+def mean_embedding(embeddings: list[np.ndarray]) -> np.ndarray:
+    """One enrollment embedding from several of one face: per model, the L2-normalised mean
+    of its L2-normalised halves (so the result has the shape and scale of one embedding)."""
+    stacked = np.stack([np.asarray(e, dtype=np.float64).reshape(-1) for e in embeddings])
+    halves = [stacked[:, i : i + MODEL_SIZE] for i in range(0, stacked.shape[1], MODEL_SIZE)]
+    return np.concatenate(
+        [normalise(np.mean([normalise(row) for row in half], axis=0)) for half in halves]
+    )
+
+
 def cosine_distance(a: np.ndarray, b: np.ndarray) -> float:
     """1 minus the cosine of the angle between two vectors (0 = same direction)."""
     return 1.0 - cosine_similarity(a, b)

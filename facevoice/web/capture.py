@@ -20,6 +20,8 @@ from facevoice.web.services import services
 from facevoice.web.session import current_attempt, take_face_challenge, take_voice_challenge
 
 bp = Blueprint("capture", __name__)
+# Most frames of a sign-up burst (the page sends 5 over about a second).
+ENROLLMENT_MAX_FRAMES = 10
 
 
 def require_passkey_first(username: str, flow: str) -> None:
@@ -35,7 +37,11 @@ def require_passkey_first(username: str, flow: str) -> None:
 @bp.post("/take_photo")
 @rate_limited()
 def take_photo():  # type: ignore[no-untyped-def]
-    """Embed the photo's single face into this session's attempt."""
+    """Embed the photo's single face into this session's attempt.
+
+    A sign-up may send ``frames`` (a short burst) instead of ``image``: the mean face of its
+    usable frames is enrolled.
+    """
     data = read_fields()
     username, flow = username_field(data), flow_field(data)
     require_passkey_first(username, flow)
@@ -45,6 +51,11 @@ def take_photo():  # type: ignore[no-untyped-def]
         attempt = current_attempt(username, flow)
         accounts.take_burst(attempt, frames, take_face_challenge(), client_ip())
         return answer(200, "Head turn seen. Photo taken.")
+    if flow == SIGN_UP and data.get("frames") is not None:
+        # The sign-up page's short burst: the same field and reader as a log-in burst's.
+        frames = base64_list_field(data, "frames", ENROLLMENT_MAX_FRAMES)
+        used = accounts.take_enrollment_burst(current_attempt(username, flow), frames)
+        return answer(200, f"Photo taken ({used} of {len(frames)} frames used).", frames_used=used)
     image = base64_field(data, "image")
     accounts.take_photo(current_attempt(username, flow), image)
     return answer(200, "Photo taken.")

@@ -3,7 +3,7 @@
 // under the account's own name; nothing replaces the old templates until "Save".
 
 import { post } from "./api.js";
-import { Devices, PhotoStep, PhraseStep } from "./steps.js";
+import { Devices, PhotoStep, PhraseStep, takeEnrollmentBurst } from "./steps.js";
 import { Activity, RecordingProgress, showProblem, showStatus } from "./ui.js";
 
 const FLOW = "sign_up";
@@ -25,6 +25,7 @@ const photo = new PhotoStep({
   devices,
   activity,
   flow: FLOW,
+  capture: takeEnrollmentBurst,
   username: () => username,
   onResult: () => {},
 });

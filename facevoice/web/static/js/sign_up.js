@@ -2,7 +2,7 @@
 
 import { isRegistered, post } from "./api.js";
 import { showCodes } from "./recovery_codes.js";
-import { Devices, PhotoStep, PhraseStep } from "./steps.js";
+import { Devices, PhotoStep, PhraseStep, takeEnrollmentBurst } from "./steps.js";
 import { Activity, RecordingProgress, showProblem, showStatus, UsernameField } from "./ui.js";
 
 const FLOW = "sign_up";
@@ -99,6 +99,7 @@ const photo = new PhotoStep({
   devices,
   activity,
   flow: FLOW,
+  capture: takeEnrollmentBurst,
   username: usernameForCapture,
   onResult: (ok) => (ok ? nextAction().focus() : photo.button.focus()),
 });

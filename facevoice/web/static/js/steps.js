@@ -12,6 +12,7 @@ import {
   Microphone,
   mediaProblem,
   openDevices,
+  PHOTO_QUALITY,
   stopStream,
 } from "./capture.js";
 import { countdown, flash, LevelMeter, showProblem, showStatus } from "./ui.js";
@@ -192,6 +193,25 @@ export class Devices {
 export async function takeOnePhoto({ camera, canvas, box }) {
   flash(box);
   return { image: camera.takePhoto({ canvas }) };
+}
+
+/** The enrollment burst: a few frames over about a second (the server enrolls their mean). */
+export const ENROLLMENT_BURST = { count: 5, durationMs: 1000 };
+
+/**
+ * The sign-up capture: a short burst of JPEGs sent as ``frames``; the server keeps the frames
+ * that pass its quality checks and enrolls the mean of their faces.
+ */
+export async function takeEnrollmentBurst({ camera, canvas, box }) {
+  flash(box);
+  const frames = await camera.takeBurst({
+    ...ENROLLMENT_BURST,
+    quality: PHOTO_QUALITY,
+    onPhoto: (index) => {
+      if (index === 1) camera.drawFrame(canvas); // the thumbnail: the first frame
+    },
+  });
+  return { frames };
 }
 
 /**
