@@ -216,6 +216,19 @@ def test_sign_up_page_sends_each_phrase_as_16_khz_mono_16_bit_wav(person: Person
     assert np.sqrt(np.mean(samples.astype(np.float64) ** 2)) > 300, "the recording is silent"
 
 
+def test_sign_up_page_enrolls_a_short_burst_of_frames(person: PersonFactory) -> None:
+    someone = person()
+    someone.visit("/sign_up")
+    someone.username_box.fill("burst_check")
+    someone.turn_on_devices()
+    status = someone.take_photo()
+    someone.expect_ok(status)
+    [photo] = someone.photos
+    assert "image" not in photo and len(photo["frames"]) == 5
+    assert all(frame.startswith("data:image/jpeg;base64,") for frame in photo["frames"])
+    expect(status).to_contain_text("Photo OK")
+
+
 def test_recording_falls_back_to_media_recorder_without_audio_worklet(
     person: PersonFactory,
 ) -> None:
