@@ -44,6 +44,7 @@ from facevoice.biometrics.liveness import (  # noqa: E402
     FrameReading,
     HeadTurnRules,
     Side,
+    judge_burst,
     judge_head_turn,
     read_frame,
 )
@@ -85,8 +86,21 @@ PHOTO_USERS = (
 MOVED_BURSTS = 4  # moved-photo bursts per photo, each judged for both sides
 
 
-# A burst read frame by frame: readings and embeddings, as check_head_turn makes them.
-Burst = tuple[list[FrameReading], list[np.ndarray | None]]
+# A burst read frame by frame: readings, SFace descriptors and fused embeddings (every frame's,
+# so one reading serves both sides; check_head_turn computes the fused ones it needs only).
+Burst = tuple[list[FrameReading], list[np.ndarray | None], list[np.ndarray | None]]
+
+
+def read_frames(frames: list[np.ndarray], model: FaceModel) -> Burst:
+    """Every frame's reading, SFace descriptor and fused embedding."""
+    readings, sface, fused = [], [], []
+    for frame in frames:
+        reading, face = read_frame(frame, model)
+        descriptor = model.sface_descriptor(frame, face) if face is not None else None
+        readings.append(reading)
+        sface.append(descriptor)
+        fused.append(model.descriptor(frame, face, descriptor) if face is not None else None)
+    return readings, sface, fused
 
 
 @dataclass
@@ -270,9 +284,8 @@ def clip_readings(model: FaceModel) -> tuple[np.ndarray, dict[bool, dict[int, tu
     readings = {}
     for mirror in (False, True):
         frames = media.clip_frames(indices, mirror=mirror)
-        readings[mirror] = {
-            i: read_frame(f, model) for i, f in zip(indices, frames, strict=True)
-        }
+        read = read_frames(frames, model)
+        readings[mirror] = {i: tuple(part[n] for part in read) for n, i in enumerate(indices)}
     return template, readings
 
 
@@ -288,7 +301,7 @@ def head_turn_windows(
         count = rng.randint(8, 12)
         picks = np.linspace(start, end, count) + [rng.uniform(-1.5, 1.5) for _ in range(count)]
         picked = [readings[mirror][int(np.clip(round(p), start, end))] for p in picks]
-        burst: Burst = ([r for r, _ in picked], [e for _, e in picked])
+        burst: Burst = tuple([frame[part] for frame in picked] for part in range(3))  # type: ignore[assignment]
         report.count("head turn genuine", judge(burst, side, template, rules))
         report.count("attack 5: turn to the wrong side", judge(burst, other, template, rules))
 
@@ -328,20 +341,23 @@ def read_burst(
 ) -> Burst:
     """Every frame of a burst read as ``check_head_turn`` reads it, timed per frame."""
     started = time.perf_counter()
-    read = [read_frame(frame, model) for frame in frames]
-    report.note(
-        report.seconds, "head turn per frame", (time.perf_counter() - started) / len(frames)
-    )
-    return [r for r, _ in read], [e for _, e in read]
+    burst = read_frames(frames, model)
+    seconds = (time.perf_counter() - started) / len(frames)
+    report.note(report.seconds, "head turn per frame (all fused)", seconds)
+    return burst
 
 
 def judge(burst: Burst, side: Side, template: np.ndarray, rules: HeadTurnRules) -> bool:
     """Whether a burst already read passes a challenge to turn to ``side``."""
-    readings, embeddings = burst
-    challenge = FaceChallenge(side)
-    return judge_head_turn(
-        readings, embeddings, challenge, template, FACE_MAX_DISTANCE, rules
-    ).passed
+    readings, sface, fused = burst
+
+    def embed(index: int) -> np.ndarray:
+        embedding = fused[index]
+        assert embedding is not None  # asked only for frames with one face
+        return embedding
+
+    read = judge_burst(readings, sface, embed, FaceChallenge(side), rules)
+    return judge_head_turn(read, template, FACE_MAX_DISTANCE, rules).passed
 
 
 # Output

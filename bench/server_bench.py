@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from facevoice.biometrics.audio import load_speech
 from facevoice.biometrics.face import verify_face
 from facevoice.biometrics.images import load_image
-from facevoice.biometrics.liveness import FaceChallenge, HeadTurnRules, judge_motion, read_frame
+from facevoice.biometrics.liveness import FaceChallenge, HeadTurnRules, read_burst
 from facevoice.biometrics.models import Biometrics, load_biometrics
 from facevoice.biometrics.speech import Challenge, check_challenge, new_challenge
 from facevoice.biometrics.voice import voice_check
@@ -181,12 +181,11 @@ class DefaultFlow:
         turn = FaceChallenge("right")
         limit = DEFAULTS.face_max_fused_distance
 
-        def read_burst() -> list[np.ndarray]:
-            read = [
-                read_frame(load_image(f, DEFAULTS.max_image_pixels), models.face) for f in frames
-            ]
-            assert judge_motion([r for r, _ in read], turn, rules).passed
-            return [e for _, e in read if e is not None]
+        def read() -> list[np.ndarray]:
+            rgb = [load_image(f, DEFAULTS.max_image_pixels) for f in frames]
+            burst = read_burst(rgb, models.face, turn, rules)
+            assert burst.frontal is not None, burst.motion.reasons
+            return [burst.frontal, *burst.turned]
 
         def steps() -> list[Callable[[], object]]:
             challenge = new_challenge()
@@ -203,8 +202,8 @@ class DefaultFlow:
                     voice_check(speaker, speaker, DEFAULTS.voice_min_similarity),
                 )
 
-            embeddings = read_burst()  # the decision's inputs, outside the timed steps
-            return [read_burst, say, decide]
+            embeddings = read()  # the decision's inputs, outside the timed steps
+            return [read, say, decide]
 
         return steps
 

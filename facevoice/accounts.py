@@ -25,8 +25,7 @@ from facevoice.biometrics.liveness import (
     HeadTurnRules,
     check_burst_size,
     check_frame_count,
-    judge_motion,
-    read_frame,
+    read_burst,
 )
 from facevoice.biometrics.models import Biometrics
 from facevoice.biometrics.quality import (
@@ -159,9 +158,10 @@ class Accounts:
         decoded (``TooLarge``, 413, for a frame over ``max_frame_width_px`` ×
         ``max_frame_height_px`` or a burst over ``max_burst_pixels``; not a failed log-in).
         The frames are decoded in memory, like a photo. The most frontal face becomes the
-        attempt's face; the others are kept to check at log-in that every frame shows the
-        same person. ``LivenessFailed`` (422) with advice when the burst does not show the
-        requested turn; it counts as a failed log-in.
+        attempt's face; the peak of the turn is kept to check at log-in that the enrolled
+        person turned (``liveness.read_burst``). ``LivenessFailed`` (422) with advice when the
+        burst does not show the requested turn, or its face changes between frames; it counts
+        as a failed log-in.
         """
         settings = self.settings
         check_frame_count(len(frames), self.turn_rules)
@@ -171,23 +171,16 @@ class Accounts:
             settings.max_frame_height_px,
             settings.max_burst_pixels,
         )
-        read = [
-            read_frame(load_image(frame, settings.max_image_pixels), self.models.face)
-            for frame in frames
-        ]
-        embeddings = [embedding for _, embedding in read]
-        motion = judge_motion([reading for reading, _ in read], challenge, self.turn_rules)
-        if not motion.passed or motion.best_frame is None:
+        rgb = [load_image(frame, settings.max_image_pixels) for frame in frames]
+        burst = read_burst(rgb, self.models.face, challenge, self.turn_rules)
+        if burst.frontal is None:
             self._failed_challenge(attempt.username, client_ip, "face_challenge_failed")
-            raise LivenessFailed(motion.message)
-        frontal = embeddings[motion.best_frame]
-        assert frontal is not None  # the most frontal frame is one with a single face
-        if settings.quality_checks:  # the face compared with the template: no pose check
-            self._check_frame_quality(frames[motion.best_frame])
-        attempt.save_face(frontal)
-        attempt.save_burst(
-            [e for i, e in enumerate(embeddings) if e is not None and i != motion.best_frame]
-        )
+            raise LivenessFailed(burst.motion.message)
+        best = burst.motion.best_frame
+        if settings.quality_checks and best is not None:  # compared with the template: no pose
+            self._check_frame_quality(frames[best])
+        attempt.save_face(burst.frontal)
+        attempt.save_burst(list(burst.turned))
 
     def record_voice(
         self,

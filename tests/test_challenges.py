@@ -231,6 +231,19 @@ def test_malformed_bursts_are_4xx(challenger: Challenger, hamilton: str, frames:
     assert answer.json["ok"] is False
 
 
+def test_impostor_spliced_into_the_turn_is_refused_and_not_kept(
+    challenger: Challenger, hamilton: str
+) -> None:
+    challenger.challenge()
+    impostor = jpeg(np.asarray(media.webcam_photo("biden.jpg")))
+    frames = list(turn_burst())
+    frames[2:4] = [impostor, impostor]
+    answer = challenger.turn(hamilton, frames)
+    assert answer.status_code == 422
+    assert "only you" in answer.json["message"]
+    assert challenger.post("/log_in", username=hamilton).status_code == 400
+
+
 def test_another_face_turning_is_refused_at_log_in(challenger: Challenger) -> None:
     phrases = [jackson_phrase(i) for i in range(3)]
     assert challenger.sign_up("obama", media.photo("obama.jpg"), phrases).status_code == 201

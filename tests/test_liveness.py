@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from facevoice.biometrics.liveness import (
+    FACE_CHANGED,
     FACE_MISMATCH,
     NO_RETURN,
     NO_TURN,
@@ -17,6 +18,7 @@ from facevoice.biometrics.liveness import (
     FaceChallenge,
     HeadTurnResult,
     check_head_turn,
+    face_changes,
     new_face_challenge,
     yaw_degrees,
 )
@@ -25,6 +27,8 @@ from facevoice.config import Settings
 from facevoice.errors import BadInput
 from tests import media
 from tests.media import FRONTAL_FRAME, TURN_TO_THE_RIGHT
+
+OTHER_PERSON_TURNED = [228, 252]  # the clip's other person, turned about 18° and 25°
 
 PEAK_OF_THE_TURN = 134  # of TURN_TO_THE_RIGHT: about 45° to the person's right
 MAX_DISTANCE = Settings().face_max_fused_distance
@@ -175,3 +179,65 @@ def test_refusal_advises_turning_further() -> None:
 def test_too_few_frames_are_bad_input(models: Biometrics, clip_template: np.ndarray) -> None:
     with pytest.raises(BadInput):
         check(media.clip_frames(TURN_TO_THE_RIGHT[:3]), "right", clip_template, models)
+
+
+def spliced(burst: list[np.ndarray], positions: list[int], frames: list[np.ndarray]):  # type: ignore[no-untyped-def]
+    """The burst with the frames at ``positions`` replaced by ``frames``."""
+    burst = list(burst)
+    for position, frame in zip(positions, frames, strict=True):
+        burst[position] = frame
+    return burst
+
+
+def unit(*values: float) -> np.ndarray:
+    """A unit vector along the given direction."""
+    vector = np.array(values, dtype=np.float64)
+    return vector / np.linalg.norm(vector)
+
+
+def test_genuine_burst_keeps_its_most_turned_frame_as_the_peak(
+    models: Biometrics, clip_template: np.ndarray
+) -> None:
+    result = check(media.clip_frames(TURN_TO_THE_RIGHT), "right", clip_template, models)
+    yaws = [f.yaw for f in result.frames if f.yaw is not None]
+    assert result.peak_frame is not None
+    assert result.frames[result.peak_frame].yaw == min(yaws)
+
+
+def test_impostor_photo_spliced_into_the_turn_is_refused(
+    models: Biometrics, clip_template: np.ndarray
+) -> None:
+    impostor = np.asarray(media.webcam_photo("biden.jpg"))
+    frames = spliced(media.clip_frames(TURN_TO_THE_RIGHT), [2, 3], [impostor, impostor])
+    result = check(frames, "right", clip_template, models)
+    assert not result.passed
+    assert FACE_CHANGED in result.reasons
+
+
+def test_another_person_turned_spliced_into_the_turn_is_refused(
+    models: Biometrics, clip_template: np.ndarray
+) -> None:
+    frames = spliced(
+        media.clip_frames(TURN_TO_THE_RIGHT), [3, 4], media.clip_frames(OTHER_PERSON_TURNED)
+    )
+    result = check(frames, "right", clip_template, models)
+    assert not result.passed
+    assert FACE_CHANGED in result.reasons
+
+
+def test_same_face_throughout_is_no_change() -> None:
+    assert not face_changes([unit(1, 0), unit(1, 0.1), unit(1, 0.2)], max_distance=0.1)
+
+
+def test_one_far_face_mid_burst_is_a_change() -> None:
+    assert face_changes([unit(1, 0), unit(0, 1), unit(1, 0)], max_distance=0.5)
+
+
+def test_frames_without_a_face_are_skipped_over() -> None:
+    assert face_changes([unit(1, 0), None, unit(0, 1)], max_distance=0.5)
+    assert not face_changes([unit(1, 0), None, unit(1, 0)], max_distance=0.5)
+
+
+def test_a_distance_at_the_limit_is_no_change() -> None:
+    # cosine distance between these two is exactly 1 - 0.6 = 0.4
+    assert not face_changes([unit(1, 0), unit(0.6, 0.8)], max_distance=0.4 + 1e-12)

@@ -139,7 +139,7 @@ class BiometricFactor:
     def _verify_face(
         self, template: np.ndarray, face: np.ndarray, burst: list[np.ndarray]
     ) -> FaceMatch:
-        """The face's match; after a head-turn burst every frame must show the same person."""
+        """The face's match; after a head-turn burst the peak of the turn must match too."""
         limit = max_distance_for(
             template, self.settings.face_max_fused_distance, self.settings.face_max_cosine_distance
         )

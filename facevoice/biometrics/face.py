@@ -120,11 +120,21 @@ class FaceModel:
             vector = np.asarray(self._encoder.compute_face_descriptor(rgb, face.shape))
         return normalise(vector)
 
-    def descriptor(self, rgb: np.ndarray, face: FaceObservation) -> np.ndarray:
-        """The face's 256-d embedding: dlib's descriptor then SFace's, each L2-normalised."""
+    def sface_descriptor(self, rgb: np.ndarray, face: FaceObservation) -> np.ndarray:
+        """SFace's L2-normalised 128-d descriptor of a face (the second half of its embedding)."""
         if face.detection is None:
             raise ValueError("a face without a YuNet detection has no SFace descriptor")
-        sface = self.sface.embed(rgb, face.detection)
+        return self.sface.embed(rgb, face.detection)
+
+    def descriptor(
+        self, rgb: np.ndarray, face: FaceObservation, sface: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The face's 256-d embedding: dlib's descriptor then SFace's, each L2-normalised.
+
+        ``sface``: the face's SFace descriptor if already computed (a burst has one per frame).
+        """
+        if sface is None:
+            sface = self.sface_descriptor(rgb, face)
         return np.concatenate([self.dlib_descriptor(rgb, face), sface])
 
     def embed(self, rgb: np.ndarray) -> np.ndarray:

@@ -19,16 +19,17 @@ the screen's left, like in a mirror, which is why "turn to your left" reads natu
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import secrets
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 
-from facevoice.biometrics.face import FaceModel, verify_face
+from facevoice.biometrics.face import FaceModel, FaceObservation, cosine_distance, verify_face
 from facevoice.errors import BadInput, TooLarge
 
 Side = Literal["left", "right"]
@@ -45,6 +46,7 @@ STILL_PICTURE = "still_picture"
 NO_TURN = "no_turn"
 WRONG_SIDE = "wrong_side"
 NO_RETURN = "no_return"
+FACE_CHANGED = "face_changed"
 
 ADVICE = {
     SEVERAL_FACES: "Make sure only you are in front of the camera.",
@@ -52,6 +54,7 @@ ADVICE = {
     NO_TURN: "Turn your head further to the side shown, then back to the camera.",
     WRONG_SIDE: "Turn your head to the side shown on the page, not the other one.",
     NO_RETURN: "After turning, look back at the camera before the capture ends.",
+    FACE_CHANGED: "Make sure only you are in front of the camera, from start to end.",
 }
 GENERIC_ADVICE = "Face the camera, turn your head to the side shown, then look back at it."
 
@@ -99,6 +102,8 @@ class HeadTurnRules:
     still_max_spread_degrees: float = 6.0
     # Turned faces embed a little further from a frontal template than frontal ones do.
     turned_distance_factor: float = 1.3
+    # SFace cosine distance between consecutive one-face frames (see the module docstring).
+    max_neighbour_distance: float = 0.65
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,7 @@ class MotionResult:
     turn_degrees: float
     return_degrees: float
     best_frame: int | None
+    peak_frame: int | None = None
 
     @property
     def passed(self) -> bool:
@@ -140,6 +146,7 @@ class HeadTurnResult:
     return_degrees: float
     best_frame: int | None
     embedding: np.ndarray | None
+    peak_frame: int | None = None
 
     @property
     def message(self) -> str:
@@ -157,6 +164,7 @@ class TurnMeasure:
     back: float
     opposite: float
     spread: float
+    peak: int = 0
 
 
 def new_face_challenge(rng: random.Random | None = None) -> FaceChallenge:
@@ -187,15 +195,81 @@ def measure_turn(yaws: Sequence[float], sign: int) -> TurnMeasure:
         back=float(toward[peak] - toward[-1]),
         opposite=float(toward[0] - toward[: peak + 1].min()),
         spread=float(toward.max() - toward.min()),
+        peak=peak,
     )
 
 
-def read_frame(rgb: np.ndarray, model: FaceModel) -> tuple[FrameReading, np.ndarray | None]:
-    """Faces and yaw of one frame, with the face's embedding if there is exactly one."""
+def read_frame(rgb: np.ndarray, model: FaceModel) -> tuple[FrameReading, FaceObservation | None]:
+    """Faces and yaw of one frame, with the face itself if there is exactly one."""
     faces = model.find_faces(rgb)
     if len(faces) != 1:
         return FrameReading(faces=len(faces)), None
-    return FrameReading(1, yaw_degrees(faces[0].landmarks)), model.descriptor(rgb, faces[0])
+    return FrameReading(1, yaw_degrees(faces[0].landmarks)), faces[0]
+
+
+def face_changes(descriptors: Sequence[np.ndarray | None], max_distance: float) -> bool:
+    """Whether two consecutive faces of a burst are further apart than ``max_distance``.
+
+    ``descriptors`` are one L2-normalised vector per frame in capture order (None for a frame
+    without a single face, skipped: the faces on either side of it are compared).
+    """
+    faces = [d for d in descriptors if d is not None]
+    return any(
+        cosine_distance(before, after) > max_distance
+        for before, after in itertools.pairwise(faces)
+    )
+
+
+@dataclass(frozen=True)
+class BurstReading:
+    """A burst judged without the template, with the fused embeddings the log-in needs:
+    ``frontal`` of the most frontal frame, ``turned`` of the peak of the turn."""
+
+    readings: tuple[FrameReading, ...]
+    motion: MotionResult
+    frontal: np.ndarray | None
+    turned: tuple[np.ndarray, ...]
+
+
+def judge_burst(
+    readings: Sequence[FrameReading],
+    sface: Sequence[np.ndarray | None],
+    embed: Callable[[int], np.ndarray],
+    challenge: FaceChallenge,
+    rules: HeadTurnRules,
+) -> BurstReading:
+    """Judge a burst from its frames' readings and SFace descriptors; ``embed(i)`` gives
+    frame ``i``'s fused embedding, asked only for the frontal frame and the peak."""
+    motion = judge_motion(readings, challenge, rules)
+    if face_changes(sface, rules.max_neighbour_distance):
+        motion = replace(motion, reasons=(*motion.reasons, FACE_CHANGED))
+    if not motion.passed or motion.best_frame is None:
+        return BurstReading(tuple(readings), motion, None, ())
+    peak = motion.peak_frame
+    turned = (embed(peak),) if peak is not None and peak != motion.best_frame else ()
+    return BurstReading(tuple(readings), motion, embed(motion.best_frame), turned)
+
+
+def read_burst(
+    frames_rgb: Sequence[np.ndarray],
+    model: FaceModel,
+    challenge: FaceChallenge,
+    rules: HeadTurnRules,
+) -> BurstReading:
+    """Read a burst of RGB frames (in capture order) and judge it without the template."""
+    read = [read_frame(rgb, model) for rgb in frames_rgb]
+    faces = [face for _, face in read]
+    sface = [
+        model.sface_descriptor(rgb, face) if face is not None else None
+        for rgb, face in zip(frames_rgb, faces, strict=True)
+    ]
+
+    def embed(index: int) -> np.ndarray:
+        face, descriptor = faces[index], sface[index]
+        assert face is not None and descriptor is not None  # a frame with one face
+        return model.descriptor(frames_rgb[index], face, sface=descriptor)
+
+    return judge_burst([reading for reading, _ in read], sface, embed, challenge, rules)
 
 
 def check_frame_count(count: int, rules: HeadTurnRules) -> None:
@@ -268,23 +342,17 @@ def check_head_turn(
 ) -> HeadTurnResult:
     """Check a burst of RGB frames (in capture order) against a head-turn challenge.
 
-    Passes when every frame but a ``max_faceless_fraction`` shows exactly one face, the
-    most frontal one matches ``template`` within ``max_distance`` (the others within
+    Passes when every frame but a ``max_faceless_fraction`` shows exactly one face, each face
+    is the same person as the one before it (SFace, ``max_neighbour_distance``), the most
+    frontal one matches ``template`` within ``max_distance`` (the peak of the turn within
     ``turned_distance_factor`` times that), the yaw turns towards the requested side by
     ``min_turn_degrees`` from the first frame (without first turning as far the other way), and
     comes back by ``min_return_degrees``. Raises ``BadInput`` for too few or too many frames.
     """
     rules = rules or HeadTurnRules()
     check_frame_count(len(frames_rgb), rules)
-    read = [read_frame(rgb, model) for rgb in frames_rgb]
-    return judge_head_turn(
-        [reading for reading, _ in read],
-        [embedding for _, embedding in read],
-        challenge,
-        template,
-        max_distance,
-        rules,
-    )
+    burst = read_burst(frames_rgb, model, challenge, rules)
+    return judge_head_turn(burst, template, max_distance, rules)
 
 
 def judge_motion(
@@ -305,34 +373,26 @@ def judge_motion(
     measure = measure_turn(yaws, challenge.sign)
     reasons += _turn_reasons(measure, rules)
     best = single[int(np.argmin(np.abs(yaws)))]
-    return MotionResult(tuple(reasons), measure.turn, measure.back, best)
+    return MotionResult(tuple(reasons), measure.turn, measure.back, best, single[measure.peak])
 
 
 def judge_head_turn(
-    readings: Sequence[FrameReading],
-    embeddings: Sequence[np.ndarray | None],
-    challenge: FaceChallenge,
-    template: np.ndarray,
-    max_distance: float,
-    rules: HeadTurnRules,
+    burst: BurstReading, template: np.ndarray, max_distance: float, rules: HeadTurnRules
 ) -> HeadTurnResult:
-    """The decision of ``check_head_turn`` from frames already read with ``read_frame``."""
-    motion = judge_motion(readings, challenge, rules)
+    """The decision of ``check_head_turn`` from a burst already read with ``read_burst``."""
+    motion = burst.motion
     reasons = list(motion.reasons)
-    best = motion.best_frame
-    if best is not None:
-        frontal = embeddings[best]
-        turned = [e for i, e in enumerate(embeddings) if e is not None and i != best]
-        if frontal is None or not burst_matches(
-            template, frontal, turned, max_distance, rules.turned_distance_factor
-        ):
-            reasons.append(FACE_MISMATCH)
+    if burst.frontal is not None and not burst_matches(
+        template, burst.frontal, burst.turned, max_distance, rules.turned_distance_factor
+    ):
+        reasons.append(FACE_MISMATCH)
     return HeadTurnResult(
         passed=not reasons,
         reasons=tuple(reasons),
-        frames=tuple(readings),
+        frames=burst.readings,
         turn_degrees=motion.turn_degrees,
         return_degrees=motion.return_degrees,
-        best_frame=best,
-        embedding=embeddings[best] if best is not None else None,
+        best_frame=motion.best_frame,
+        embedding=burst.frontal,
+        peak_frame=motion.peak_frame,
     )

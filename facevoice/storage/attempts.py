@@ -229,14 +229,14 @@ class Attempt:
         return self._load(FACE, PENDING_FACE)
 
     def save_burst(self, embeddings: list[np.ndarray]) -> None:
-        """Keep the embeddings of the other faces of a head-turn burst, for the log-in."""
+        """Keep the embeddings of a head-turn burst's turned faces (its peak), for the log-in."""
         if embeddings:
             self._save(BURST, np.stack(embeddings), PENDING_BURST)
         else:
             self.blobs.remove(self.id, BURST)
 
     def burst(self) -> list[np.ndarray]:
-        """The other faces of the head-turn burst, if the photo was one."""
+        """The turned faces of the head-turn burst, if the photo was one."""
         flat = self._load(BURST, PENDING_BURST)
         return [] if flat is None else list(flat.reshape(-1, self._face_size()))
 
