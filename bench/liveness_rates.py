@@ -7,7 +7,8 @@ per attack type. Everything runs on the real models and on ../shared/data:
   into a read challenge), LibriSpeech phrases (enrollment recordings replayed), espeak-ng
   voices (synthetic speech);
 - head turn: the one-person part of short_hamilton_clip.mp4 (and its mirror image for turns
-  to the left), and photos of the people under faces/people/.
+  to the left), and photos of the people under faces/people/ (held up, or spliced into the
+  clip's turn).
 
     python bench/liveness_rates.py                      # both parts, held-out FSDD takes
     python bench/liveness_rates.py --part speech --split tune --dump /tmp/speech-tune.json
@@ -289,11 +290,29 @@ def clip_readings(model: FaceModel) -> tuple[np.ndarray, dict[bool, dict[int, tu
     return template, readings
 
 
+def impostor_frames(model: FaceModel) -> list[tuple]:
+    """One-face frames of every photo of PHOTO_USERS, flat and turned by ±30°, as read."""
+    frames = []
+    for _, shown in PHOTO_USERS:
+        for photo in shown:
+            picture = media.webcam_photo(photo)
+            for degrees in (0, 30, -30):
+                frames.append(media.turned_photo_frame(picture, degrees))
+    read = read_frames(frames, model)
+    return [frame for frame in zip(*read, strict=True) if frame[0].faces == 1]
+
+
 def head_turn_windows(
-    report: Report, template: np.ndarray, readings: dict, tries: int, rules: HeadTurnRules
+    report: Report,
+    template: np.ndarray,
+    readings: dict,
+    tries: int,
+    rules: HeadTurnRules,
+    impostors: list[tuple],
 ) -> None:
     """Bursts of 8-12 frames over 1.6-3 s of the real turn: genuine, and the other side asked."""
     rng = random.Random("windows")
+    splices = random.Random("splices")  # its own draws: the genuine windows stay as they were
     for attempt in range(tries):
         mirror = attempt % 2 == 1
         side, other = ("left", "right") if mirror else ("right", "left")
@@ -304,6 +323,12 @@ def head_turn_windows(
         burst: Burst = tuple([frame[part] for frame in picked] for part in range(3))  # type: ignore[assignment]
         report.count("head turn genuine", judge(burst, side, template, rules))
         report.count("attack 5: turn to the wrong side", judge(burst, other, template, rules))
+        # Another person's face (a photo, flat or turned) in two consecutive frames mid-turn.
+        face = splices.choice(impostors)
+        position = splices.randint(1, count - 3)
+        swapped = [*picked[:position], face, face, *picked[position + 2 :]]
+        burst = tuple([frame[part] for frame in swapped] for part in range(3))  # type: ignore[assignment]
+        report.count("attack 6: another face spliced mid-turn", judge(burst, side, template, rules))
 
 
 def photo_attacks(report: Report, model: FaceModel, rules: HeadTurnRules) -> None:
@@ -403,7 +428,8 @@ def main(argv: list[str] | None = None) -> None:
         model.warm_up()
         rules = HeadTurnRules()
         template, readings = clip_readings(model)
-        head_turn_windows(report, template, readings, args.windows, rules)
+        impostors = impostor_frames(model)
+        head_turn_windows(report, template, readings, args.windows, rules, impostors)
         photo_attacks(report, model, rules)
     print_report(report)
     if args.dump:
