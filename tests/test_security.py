@@ -691,13 +691,13 @@ def sample_files_during(monkeypatch, data_dir: Path, step: str) -> list[list[Pat
 
 
 def test_photos_are_decoded_from_memory(visitor: Visitor, data_dir: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    seen = sample_files_during(monkeypatch, data_dir, "create_embedding")
+    seen = sample_files_during(monkeypatch, data_dir, "load_image")
     assert visitor.take_photo("alice", "sign_up", media.photo("obama.jpg")).status_code == 200
     assert seen == [[]]
 
 
 def test_recordings_are_decoded_from_memory(visitor: Visitor, data_dir: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    seen = sample_files_during(monkeypatch, data_dir, "load_speech")
+    seen = sample_files_during(monkeypatch, data_dir, "decode_audio")
     phrase = media.phrase(media.SPEAKER_A, 0)
     assert visitor.record_voice("alice", "sign_up", phrase).status_code == 200
     assert seen == [[]]
