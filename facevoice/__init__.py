@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 import time
 from collections.abc import Mapping
@@ -19,7 +18,12 @@ from facevoice.config import Settings
 from facevoice.storage.attempts import AttemptStore, attempt_blobs
 from facevoice.storage.challenges import ChallengeStore
 from facevoice.storage.database import Database
-from facevoice.storage.folders import make_dirs, sweep_expired, sweep_stray_files
+from facevoice.storage.folders import (
+    create_file_once,
+    make_dirs,
+    sweep_expired,
+    sweep_stray_files,
+)
 from facevoice.storage.templates import load_cipher
 from facevoice.web import init_web
 from facevoice.web.security import init_security
@@ -99,12 +103,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def _secret_from_file(path: Path) -> str:
     """The session signing key kept in the data folder, created once."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as out:
-        out.write(secrets.token_hex(32))
+    if not path.exists():
+        create_file_once(path, secrets.token_hex(32))
     return path.read_text().strip()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -22,7 +23,12 @@ from facevoice.storage.database import (
     create_user,
     get_user,
 )
-from facevoice.storage.folders import get_upload_folder, make_dirs, sweep_expired
+from facevoice.storage.folders import (
+    create_file_once,
+    get_upload_folder,
+    make_dirs,
+    sweep_expired,
+)
 from facevoice.storage.sessions import open_login_session, session_user
 from facevoice.storage.templates import TemplateCipher, parse_key
 
@@ -40,6 +46,40 @@ def test_make_dirs_creates_private_db_and_tmp(tmp_path: Path) -> None:
     db_dir, tmp_dir = make_dirs(tmp_path / "data")
     assert db_dir.is_dir() and tmp_dir.is_dir()
     assert tmp_dir.stat().st_mode & 0o777 == 0o700
+
+
+def test_file_created_once_is_private_and_never_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "secret.key"
+    assert create_file_once(path, "first")
+    assert not create_file_once(path, "second")
+    assert path.read_text() == "first"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["secret.key"]  # no partial file left
+
+
+def test_processes_racing_to_create_a_key_file_all_read_the_same_whole_text(
+    tmp_path: Path,
+) -> None:
+    # Two gunicorn workers on a fresh data folder: the loser once read an empty secret key.
+    for round_number in range(30):
+        path = tmp_path / f"key{round_number}"
+        start = threading.Barrier(4)
+        read: list[str] = []
+
+        def create_then_read(text: str, path: Path = path, start=start, read=read) -> None:  # type: ignore[no-untyped-def]
+            start.wait()
+            if not path.exists():
+                create_file_once(path, text)
+            read.append(path.read_text())
+
+        threads = [
+            threading.Thread(target=create_then_read, args=(f"text-{i}" * 1000,)) for i in range(4)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(set(read)) == 1 and read[0].startswith("text-")
 
 
 @pytest.mark.parametrize("attempt_id", ["../etc", "a" * 31, "A" * 32, "", "0" * 31 + "/"])

@@ -20,6 +20,7 @@ from typing import Any
 from joserfc.jwk import KeySet, RSAKey
 
 from facevoice.errors import ConfigurationError
+from facevoice.storage.folders import create_file_once
 
 ALGORITHM = "RS256"
 RSA_BITS = 2048
@@ -79,12 +80,7 @@ def ensure_keys(path: Path) -> None:
     key = new_signing_key()
     entries = [{"jwk": key.key.as_dict(private=True), "created_at": key.created_at}]
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return  # another worker made it first
-    with os.fdopen(fd, "w") as out:
-        json.dump({"keys": entries}, out)
+    create_file_once(path, json.dumps({"keys": entries}))
 
 
 def rotate(path: Path, keep_seconds: float) -> SigningKey:

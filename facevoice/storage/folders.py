@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import secrets
 import shutil
 import time
 from contextlib import suppress
@@ -18,6 +19,25 @@ ATTEMPT_ID = re.compile(r"^[0-9a-f]{32}$")
 # writes (``.part``) or claims (``.claimed``) of attempt blobs.
 STRAY_NAMES = frozenset({"img.png"})
 STRAY_SUFFIXES = frozenset({".wav", ".part", ".claimed"})
+
+
+def create_file_once(path: Path, text: str) -> bool:
+    """Create ``path`` (owner-only) holding ``text`` unless it exists; True if this call made it.
+
+    The text is written to a private file first and linked into place, so a process racing
+    this one finds either no file or the whole text, never an empty or half-written one.
+    """
+    partial = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+        os.link(partial, path)
+    except FileExistsError:
+        return False
+    finally:
+        partial.unlink(missing_ok=True)
+    return True
 
 
 def make_dirs(data_dir: str | Path) -> tuple[Path, Path]:

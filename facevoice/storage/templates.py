@@ -20,6 +20,8 @@ import numpy as np
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from facevoice.storage.folders import create_file_once
+
 log = logging.getLogger(__name__)
 
 MAGIC = b"FV1"
@@ -66,13 +68,8 @@ def parse_keys(text: str) -> list[bytes]:
 
 def load_or_create_key_file(path: Path) -> list[bytes]:
     """The keys of a key file (current first), creating it once with owner-only access."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return parse_keys(path.read_text())
-    with os.fdopen(fd, "w") as out:
-        out.write(new_key_text() + "\n")
-    log.warning("generated a new template key in %s: back it up apart from the database", path)
+    if not path.exists() and create_file_once(path, new_key_text() + "\n"):
+        log.warning("generated a new template key in %s: back it up apart from the database", path)
     return parse_keys(path.read_text())
 
 
