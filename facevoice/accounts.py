@@ -176,9 +176,10 @@ class Accounts:
         if burst.frontal is None:
             self._failed_challenge(attempt.username, client_ip, "face_challenge_failed")
             raise LivenessFailed(burst.motion.message)
-        best = burst.motion.best_frame
-        if settings.quality_checks and best is not None:  # compared with the template: no pose
-            self._check_frame_quality(frames[best])
+        best, face = burst.motion.best_frame, burst.frontal_face
+        if settings.quality_checks and best is not None and face is not None:
+            # The frame compared with the template, as already decoded and found; no pose limit.
+            check_photo_quality(rgb[best], face, self.photo_limits, enrollment=False)
         attempt.save_face(burst.frontal)
         attempt.save_burst(list(burst.turned))
 
@@ -212,13 +213,6 @@ class Accounts:
             raise LivenessFailed(SPOKEN_CHALLENGE_ADVICE)
         embedding = self.models.voice.embed(speech)
         return attempt.save_voice(embedding, phrase)
-
-    def _check_frame_quality(self, frame: bytes) -> None:
-        """``PoorCapture`` when a burst's most frontal frame is too poor to compare."""
-        rgb = load_image(frame, self.settings.max_image_pixels)
-        check_photo_quality(
-            rgb, self.models.face.single_face(rgb), self.photo_limits, enrollment=False
-        )
 
     def _failed_challenge(self, username: str, client_ip: str, outcome: str) -> None:
         """An unanswered challenge is a failed presentation: audited and counted for lockout.

@@ -229,6 +229,8 @@ class BurstReading:
     motion: MotionResult
     frontal: np.ndarray | None
     turned: tuple[np.ndarray, ...]
+    # The most frontal frame's face as found, for checks on that frame (capture quality).
+    frontal_face: FaceObservation | None = None
 
 
 def judge_burst(
@@ -269,7 +271,9 @@ def read_burst(
         assert face is not None and descriptor is not None  # a frame with one face
         return model.descriptor(frames_rgb[index], face, sface=descriptor)
 
-    return judge_burst([reading for reading, _ in read], sface, embed, challenge, rules)
+    burst = judge_burst([reading for reading, _ in read], sface, embed, challenge, rules)
+    best = burst.motion.best_frame
+    return replace(burst, frontal_face=faces[best] if best is not None else None)
 
 
 def check_frame_count(count: int, rules: HeadTurnRules) -> None:
