@@ -103,13 +103,7 @@ class Accounts:
         before anything is kept; the pose is checked for an enrollment only.
         """
         rgb = load_image(image, self.settings.max_image_pixels)
-        if attempt.flow == SIGN_UP:
-            attempt.save_face(self._enrollment_embedding(rgb))
-            return
-        face = self.models.face.single_face(rgb)
-        if self.settings.quality_checks:
-            check_photo_quality(rgb, face, self.photo_limits, enrollment=False)
-        attempt.save_face(self.models.face.descriptor(rgb, face))
+        attempt.save_face(self._checked_embedding(rgb, enrollment=attempt.flow == SIGN_UP))
 
     def take_enrollment_burst(self, attempt: Attempt, frames: list[bytes]) -> int:
         """Enroll the mean face of the frames of a short sign-up burst that pass the checks.
@@ -121,18 +115,15 @@ class Accounts:
         raised (``NoFaceFound``, ``TooManyFaces`` or ``PoorCapture``, all 422).
         """
         settings = self.settings
-        check_burst_size(
-            [image_size(frame, settings.max_image_pixels) for frame in frames],
-            settings.max_frame_width_px,
-            settings.max_frame_height_px,
-            settings.max_burst_pixels,
-        )
+        self._check_burst_size(frames)
         embeddings: list[np.ndarray] = []
         first_refusal: Unusable | None = None
         for frame in frames:
             try:
                 embeddings.append(
-                    self._enrollment_embedding(load_image(frame, settings.max_image_pixels))
+                    self._checked_embedding(
+                        load_image(frame, settings.max_image_pixels), enrollment=True
+                    )
                 )
             except Unusable as refusal:
                 first_refusal = first_refusal or refusal
@@ -142,11 +133,12 @@ class Accounts:
         attempt.save_face(mean_embedding(embeddings))
         return len(embeddings)
 
-    def _enrollment_embedding(self, rgb: np.ndarray) -> np.ndarray:
-        """The embedding of a sign-up photo's single face, after its quality checks."""
+    def _checked_embedding(self, rgb: np.ndarray, enrollment: bool) -> np.ndarray:
+        """The embedding of a photo's single face, after its quality checks (the pose too for
+        an ``enrollment``)."""
         face = self.models.face.single_face(rgb)
         if self.settings.quality_checks:
-            check_photo_quality(rgb, face, self.photo_limits, enrollment=True)
+            check_photo_quality(rgb, face, self.photo_limits, enrollment=enrollment)
         return self.models.face.descriptor(rgb, face)
 
     def take_burst(
@@ -165,12 +157,7 @@ class Accounts:
         """
         settings = self.settings
         check_frame_count(len(frames), self.turn_rules)
-        check_burst_size(
-            [image_size(frame, settings.max_image_pixels) for frame in frames],
-            settings.max_frame_width_px,
-            settings.max_frame_height_px,
-            settings.max_burst_pixels,
-        )
+        self._check_burst_size(frames)
         rgb = [load_image(frame, settings.max_image_pixels) for frame in frames]
         burst = read_burst(rgb, self.models.face, challenge, self.turn_rules)
         if burst.frontal is None:
@@ -213,6 +200,16 @@ class Accounts:
             raise LivenessFailed(SPOKEN_CHALLENGE_ADVICE)
         embedding = self.models.voice.embed(speech)
         return attempt.save_voice(embedding, phrase)
+
+    def _check_burst_size(self, frames: list[bytes]) -> None:
+        """``TooLarge`` for a burst over the frame or total pixel limits, from headers only."""
+        settings = self.settings
+        check_burst_size(
+            [image_size(frame, settings.max_image_pixels) for frame in frames],
+            settings.max_frame_width_px,
+            settings.max_frame_height_px,
+            settings.max_burst_pixels,
+        )
 
     def _failed_challenge(self, username: str, client_ip: str, outcome: str) -> None:
         """An unanswered challenge is a failed presentation: audited and counted for lockout.
