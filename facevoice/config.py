@@ -111,6 +111,13 @@ class Settings:
     face_detect_width_px: int = field(
         default=480, metadata={"doc": "The face detector scans a copy fitting a square this wide"}
     )
+    face_landmarker_file: str = field(
+        default="",
+        metadata={
+            "doc": "MediaPipe's face_landmarker.task (default: share/facevoice/ in the "
+            "virtual environment, where `make install` puts it)"
+        },
+    )
     quality_checks: bool = field(
         default=True,
         metadata={
