@@ -17,14 +17,23 @@ from facevoice.auth.factors import BIOMETRIC, PASSKEY
 from facevoice.auth.policy import decide, raise_if_locked, refuse_if_locked
 from facevoice.auth.recovery_codes import RecoveryCodes
 from facevoice.auth.recovery_codes import new_set as new_recovery_codes
-from facevoice.biometrics.audio import decode_audio, speech_samples
+from facevoice.biometrics.audio import SAMPLE_RATE, decode_audio, speech_samples
+from facevoice.biometrics.capture import (
+    CaptureUpload,
+    check_capture_frame_count,
+    check_frames_within_audio,
+    spread_indices,
+)
 from facevoice.biometrics.face import mean_embedding
 from facevoice.biometrics.images import image_size, load_image
+from facevoice.biometrics.lipsync import SyncRules, check_sync, mouth_opening
 from facevoice.biometrics.liveness import (
+    SEVERAL_FACES,
+    BurstReading,
     FaceChallenge,
     HeadTurnRules,
+    advice_for,
     check_burst_size,
-    check_frame_count,
     read_burst,
 )
 from facevoice.biometrics.models import Biometrics
@@ -84,6 +93,10 @@ class Accounts:
         self.cipher = cipher
         self.models = models
         self.turn_rules = HeadTurnRules()
+        self.sync_rules = SyncRules()
+        self.skipped_checks = frozenset(
+            name.strip() for name in settings.testing_skip_checks.split(",") if name.strip()
+        )
         self.photo_limits = PhotoLimits()
         self.recording_limits = RecordingLimits(min_speech_seconds=settings.min_speech_seconds)
         self.lockout = LockoutPolicy(
@@ -141,74 +154,104 @@ class Accounts:
             check_photo_quality(rgb, face, self.photo_limits, enrollment=enrollment)
         return self.models.face.descriptor(rgb, face)
 
-    def take_burst(
-        self, attempt: Attempt, frames: list[bytes], challenge: FaceChallenge, client_ip: str
-    ) -> None:
-        """Check a head-turn burst (without the template) and keep its faces in the attempt.
-
-        Every frame's format and size are checked from its header before any frame is
-        decoded (``TooLarge``, 413, for a frame over ``max_frame_width_px`` ×
-        ``max_frame_height_px`` or a burst over ``max_burst_pixels``; not a failed log-in).
-        The frames are decoded in memory, like a photo. The most frontal face becomes the
-        attempt's face; the peak of the turn is kept to check at log-in that the enrolled
-        person turned (``liveness.read_burst``). ``LivenessFailed`` (422) with advice when the
-        burst does not show the requested turn, or its face changes between frames; it counts
-        as a failed log-in.
-        """
-        settings = self.settings
-        check_frame_count(len(frames), self.turn_rules)
-        self._check_burst_size(frames)
-        rgb = [load_image(frame, settings.max_image_pixels) for frame in frames]
-        burst = read_burst(rgb, self.models.face, challenge, self.turn_rules)
-        if burst.frontal is None:
-            self._failed_challenge(attempt.username, client_ip, "face_challenge_failed")
-            raise LivenessFailed(burst.motion.message)
-        best, face = burst.motion.best_frame, burst.frontal_face
-        if settings.quality_checks and best is not None and face is not None:
-            # The frame compared with the template, as already decoded and found; no pose limit.
-            check_photo_quality(rgb[best], face, self.photo_limits, enrollment=False)
-        attempt.save_face(burst.frontal)
-        attempt.save_burst(list(burst.turned))
-
-    def record_voice(
-        self,
-        attempt: Attempt,
-        audio: bytes,
-        phrase: int | None = None,
-        challenge: Challenge | None = None,
-        client_ip: str = "",
-    ) -> int:
+    def record_voice(self, attempt: Attempt, audio: bytes, phrase: int | None = None) -> int:
         """Embed a recording's speaker into the attempt; return how many phrases it holds.
-
-        With a ``challenge``, the recording must say its digits (checked on the same audio
-        the speaker is embedded from); ``LivenessFailed`` (422) otherwise, counted as a failed
-        log-in.
 
         With ``quality_checks`` on, a clipped, quiet or noisy recording raises ``PoorCapture``
         (422) with advice. The recording is decoded to 16 kHz mono in memory: no raw audio is
         written to disk.
         """
+        _, speech = self._read_recording(audio)
+        embedding = self.models.voice.embed(speech)
+        return attempt.save_voice(embedding, phrase)
+
+    def take_capture(
+        self,
+        attempt: Attempt,
+        capture: CaptureUpload,
+        turn: FaceChallenge | None,
+        digits: Challenge | None,
+        client_ip: str,
+    ) -> None:
+        """Check a one-capture log-in without the template and keep its samples in the attempt.
+
+        The frames' sizes are checked from their headers, then the recording is read (quality,
+        and the ``digits`` when given), then the frames: one face on every frame, the mouth
+        moving with the speech (``lipsync``), and the ``turn`` when given (as a burst's, on at
+        most ``max_frames`` frames spread over the capture). A failed check raises
+        ``LivenessFailed`` (422) with advice and counts as a failed log-in; nothing is kept.
+        Checks named in ``testing_skip_checks`` are skipped (tests only).
+        """
+        settings, skip = self.settings, self.skipped_checks
+        check_capture_frame_count(len(capture.frames))
+        self._check_burst_size(capture.frames, settings.max_capture_pixels)
+        samples, speech = self._read_recording(capture.audio)
+        check_frames_within_audio(capture.frame_times_ms, 1000 * len(samples) / SAMPLE_RATE)
+        if digits is not None and "digits" not in skip:
+            self._check_digits(speech, digits, attempt.username, client_ip)
+        rgb = [load_image(frame, settings.max_image_pixels) for frame in capture.frames]
+        meshes = [self.models.mesh.faces(frame) for frame in rgb]
+        if any(len(faces) > 1 for faces in meshes):
+            self._failed_challenge(attempt.username, client_ip, "face_challenge_failed")
+            raise LivenessFailed(advice_for([SEVERAL_FACES]))
+        if "sync" not in skip:  # before the turn: it needs only the landmarks found above
+            openings = [mouth_opening(faces[0]) if faces else None for faces in meshes]
+            sync = check_sync(openings, capture.frame_times_ms, samples, self.sync_rules)
+            if not sync.passed:
+                self._failed_challenge(attempt.username, client_ip, "lip_sync_failed")
+                raise LivenessFailed(sync.advice)
+        frontal, turned = self._read_capture_turn(rgb, turn, attempt.username, client_ip)
+        attempt.save_face(frontal)
+        attempt.save_burst(turned)
+        attempt.save_voice(self.models.voice.embed(speech), None)
+
+    def _read_capture_turn(
+        self, rgb: list[np.ndarray], turn: FaceChallenge | None, username: str, client_ip: str
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The frontal and turned embeddings of a capture, after its head-turn check."""
+        if turn is None or "turn" in self.skipped_checks:
+            return self._checked_embedding(rgb[0], enrollment=False), []
+        frames = [rgb[i] for i in spread_indices(len(rgb), self.turn_rules.max_frames)]
+        burst = read_burst(frames, self.models.face, turn, self.turn_rules)
+        if burst.frontal is None:
+            self._failed_challenge(username, client_ip, "face_challenge_failed")
+            raise LivenessFailed(burst.motion.message)
+        self._check_burst_frame_quality(frames, burst)
+        return burst.frontal, list(burst.turned)
+
+    def _check_burst_frame_quality(self, frames: list[np.ndarray], burst: BurstReading) -> None:
+        """The quality checks on the burst's frame compared with the template (no pose limit)."""
+        best, face = burst.motion.best_frame, burst.frontal_face
+        if self.settings.quality_checks and best is not None and face is not None:
+            # As already decoded and found.
+            check_photo_quality(frames[best], face, self.photo_limits, enrollment=False)
+
+    def _read_recording(self, audio: bytes) -> tuple[np.ndarray, np.ndarray]:
+        """A recording decoded to 16 kHz mono in memory, and its speech; ``PoorCapture`` (422)
+        with advice for a clipped, quiet or noisy one when ``quality_checks`` is on."""
         samples = decode_audio(audio, self.settings.max_audio_seconds)
         speech = speech_samples(samples, self.settings.min_speech_seconds)
         if self.settings.quality_checks:  # on the whole recording: its pauses give the noise
             check_recording_quality(samples, self.recording_limits)
-        if (
-            challenge is not None
-            and not check_challenge(speech, challenge, self.models.speech).passed
-        ):
-            self._failed_challenge(attempt.username, client_ip, "voice_challenge_failed")
-            raise LivenessFailed(SPOKEN_CHALLENGE_ADVICE)
-        embedding = self.models.voice.embed(speech)
-        return attempt.save_voice(embedding, phrase)
+        return samples, speech
 
-    def _check_burst_size(self, frames: list[bytes]) -> None:
+    def _check_digits(
+        self, speech: np.ndarray, challenge: Challenge, username: str, client_ip: str
+    ) -> None:
+        """``LivenessFailed`` (422), counted as a failed log-in, unless the speech says the
+        challenge's digits."""
+        if not check_challenge(speech, challenge, self.models.speech).passed:
+            self._failed_challenge(username, client_ip, "voice_challenge_failed")
+            raise LivenessFailed(SPOKEN_CHALLENGE_ADVICE)
+
+    def _check_burst_size(self, frames: list[bytes], max_total_pixels: int | None = None) -> None:
         """``TooLarge`` for a burst over the frame or total pixel limits, from headers only."""
         settings = self.settings
         check_burst_size(
             [image_size(frame, settings.max_image_pixels) for frame in frames],
             settings.max_frame_width_px,
             settings.max_frame_height_px,
-            settings.max_burst_pixels,
+            max_total_pixels or settings.max_burst_pixels,
         )
 
     def _failed_challenge(self, username: str, client_ip: str, outcome: str) -> None:

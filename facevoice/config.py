@@ -87,6 +87,13 @@ class Settings:
     fixed_face_turn: str = field(
         default="", metadata={"doc": "Tests only (needs TESTING): always ask for this side"}
     )
+    testing_skip_checks: str = field(
+        default="",
+        metadata={
+            "doc": "Tests only (needs TESTING): log-in capture checks to skip, by name (commas: "
+            "turn, digits, sync)"
+        },
+    )
     max_request_bytes: int = field(
         default=20 * 1024 * 1024, metadata={"doc": "Largest request body accepted (413 beyond)"}
     )
@@ -104,6 +111,13 @@ class Settings:
     max_burst_pixels: int = field(
         default=24_000_000,
         metadata={"doc": "Most pixels of all frames of one head-turn burst together (413 beyond)"},
+    )
+    max_capture_pixels: int = field(
+        default=50_000_000,
+        metadata={
+            "doc": "Most pixels of all frames of one log-in capture together (413 beyond; "
+            "150 frames of 640×480 fit)"
+        },
     )
     max_json_depth: int = field(
         default=16, metadata={"doc": "Deepest nesting of arrays and objects in a JSON body (400)"}

@@ -17,6 +17,8 @@ from sqlalchemy import create_engine, text
 
 from facevoice import create_app
 from facevoice.biometrics.models import Biometrics, load_biometrics
+from facevoice.storage.lockout import lockout_state
+from facevoice.web.services import EXTENSION
 from tests import media
 
 CSRF_META = re.compile(rb'<meta name="csrf-token" content="([^"]+)">')
@@ -102,6 +104,97 @@ class Visitor:
         assert self.take_photo(username, "log_in", image).status_code == 200
         assert self.record_voice(username, "log_in", audio).status_code == 200
         return self.post("/log_in", username=username)
+
+
+class Challenger(Visitor):
+    """A visitor that answers the log-in challenges."""
+
+    def challenge(self) -> dict[str, Any]:
+        """GET /log_in/challenge."""
+        answer = self.client.get("/log_in/challenge", headers={"Accept": "application/json"})
+        assert answer.status_code == 200, answer.json
+        return answer.json
+
+    def turn(self, username: str, frames: list[bytes] | tuple[bytes, ...]):  # type: ignore[no-untyped-def]
+        """POST a head-turn burst."""
+        return self.post(
+            "/take_photo", username=username, flow="log_in", frames=[media.b64(f) for f in frames]
+        )
+
+    def say(self, username: str, audio: bytes):  # type: ignore[no-untyped-def]
+        """POST the log-in recording."""
+        return self.record_voice(username, "log_in", audio)
+
+    def capture(  # type: ignore[no-untyped-def]
+        self, username: str, frames: list[bytes], frame_times_ms: list[int], audio: bytes
+    ):
+        """POST a one-capture log-in: the frames with their times, and the recording."""
+        return self.post(
+            "/log_in/capture",
+            username=username,
+            frames=[media.b64(f) for f in frames],
+            frame_times_ms=frame_times_ms,
+            audio=media.b64(audio),
+        )
+
+
+# The log-in challenges with a known answer (only the testing configuration accepts that).
+CHALLENGE = "47192"
+FIXED = {
+    "voice_challenge": True,
+    "face_challenge": True,
+    "fixed_voice_challenge": CHALLENGE,
+    "fixed_face_turn": "right",
+}
+
+# The clip's frames and jackson's digits are not one recording, so the lips cannot follow the
+# digits: a log-in meant to pass skips that check (only TESTING allows it; the lip check is
+# tested on the clip with its own sound in tests/test_lipsync.py).
+WITHOUT_SYNC = {**FIXED, "testing_skip_checks": "sync"}
+
+
+def send_capture(  # type: ignore[no-untyped-def]
+    challenger: Challenger,
+    username: str,
+    frames: list[bytes] | tuple[bytes, ...] | None = None,
+    audio: bytes | None = None,
+):
+    """POST a capture: by default the clip's turn to the right with jackson saying the
+    challenge, the frames spread over the recording."""
+    audio = audio if audio is not None else media.jackson_reading(CHALLENGE)
+    frames = list(frames if frames is not None else media.capture_frames())
+    return challenger.capture(username, frames, media.frame_times_over(len(frames), audio), audio)
+
+
+def failures(app, username: str) -> int:  # type: ignore[no-untyped-def]
+    """Consecutive failed log-ins the lockout counts for ``username``."""
+    services = app.extensions[EXTENSION]
+    state = lockout_state(services.database, username, services.accounts.lockout)
+    return state.consecutive_failures
+
+
+@pytest.fixture
+def challenger(app) -> Challenger:  # type: ignore[no-untyped-def]
+    """A visitor of the app with challenges on."""
+    return Challenger(app.test_client())
+
+
+@pytest.fixture
+def hamilton(challenger: Challenger) -> str:
+    """The clip's person, signed up with a frontal frame and three phrases of jackson."""
+    assert (
+        challenger.take_photo(
+            "hamilton", "sign_up", media.jpeg(media.clip_frames([media.FRONTAL_FRAME])[0])
+        ).status_code
+        == 200
+    )
+    for index in range(3):
+        assert (
+            challenger.record_voice("hamilton", "sign_up", media.jackson_phrase(index)).status_code
+            == 200
+        )
+    assert challenger.post("/sign_up", username="hamilton").status_code == 201
+    return "hamilton"
 
 
 @pytest.fixture

@@ -225,6 +225,24 @@ def turn_burst(mirror: bool = False) -> tuple[bytes, ...]:
     return tuple(jpeg(f) for f in clip_frames(TURN_TO_THE_RIGHT, mirror=mirror))
 
 
+# A one-capture log-in (README, "Liveness"): the clip's person turning to their right and
+# back, then facing the camera, filmed at 15 frames per second (the person leaves the
+# picture after frame 210).
+CAPTURE_FRAMES = list(range(90, 183, 2))
+
+
+@functools.cache
+def capture_frames(mirror: bool = False) -> tuple[bytes, ...]:
+    """The frames of a one-capture log-in, as the page sends them."""
+    return tuple(jpeg(f) for f in clip_frames(CAPTURE_FRAMES, mirror=mirror))
+
+
+def frame_times_over(count: int, audio: bytes) -> list[int]:
+    """``count`` frame times spread evenly over a recording, in ms from its start."""
+    last_ms = 1000 * len(decode_audio(audio, 60)) / SAMPLE_RATE - 50
+    return [round(t) for t in np.linspace(0, last_ms, count)]
+
+
 def still_burst() -> list[bytes]:
     """One frontal frame of the clip, eight times: a photo held to the camera."""
     return [jpeg(clip_frames([FRONTAL_FRAME])[0])] * 8
@@ -300,3 +318,28 @@ def noisy(samples: np.ndarray, snr_db: float = 0.0, seed: int = 0) -> np.ndarray
     rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
     noise = np.random.default_rng(seed).standard_normal(samples.size) * rms * 10 ** (-snr_db / 20)
     return np.clip(samples + noise, -1.0, 1.0).astype(np.float32)
+
+
+# The clip's own sound, for the lip–audio sync (tests/test_lipsync.py, bench/lip_sync.py).
+
+
+@functools.cache
+def clip_sound() -> tuple[np.ndarray, dict[int, int]]:
+    """The clip's soundtrack as 16 kHz mono samples, and each video frame's time in ms on
+    the soundtrack's clock (from its first sample), by frame index."""
+    with av.open(str(CLIP)) as container:
+        audio = container.streams.audio[0]
+        audio_start = float(audio.start_time * audio.time_base)
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+        parts = [
+            chunk.to_ndarray().reshape(-1)
+            for frame in container.decode(audio=0)
+            for chunk in resampler.resample(frame)
+        ]
+        parts += [chunk.to_ndarray().reshape(-1) for chunk in resampler.resample(None)]
+    with av.open(str(CLIP)) as container:
+        times = {
+            number: round(1000 * (float(frame.time) - audio_start))
+            for number, frame in enumerate(container.decode(video=0))
+        }
+    return np.concatenate(parts).astype(np.float32), times

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pytest
 
@@ -19,7 +17,7 @@ from facevoice.biometrics.quality import (
 )
 from facevoice.errors import PoorCapture
 from tests import media
-from tests.conftest import Visitor
+from tests.conftest import Challenger, Visitor, send_capture
 
 TURNED_FRAME = 136  # the clip's man with his head turned about 40° (yaw from the landmarks)
 
@@ -153,17 +151,19 @@ def test_quality_checks_can_be_switched_off(visitor: Visitor) -> None:
     assert visitor.take_photo("obama", "sign_up", dark).status_code == 200
 
 
-TURN = {"voice_challenge": False, "face_challenge": True, "fixed_face_turn": "right"}
+TURN = {
+    "voice_challenge": False,
+    "face_challenge": True,
+    "fixed_face_turn": "right",
+    "testing_skip_checks": "sync",
+}
 
 
 @pytest.mark.parametrize("settings_overrides", [TURN])
-def test_a_dark_head_turn_burst_is_422_with_its_advice(visitor: Visitor) -> None:
-    frontal = media.jpeg(media.clip_frames([media.FRONTAL_FRAME])[0])
-    assert visitor.take_photo("hamilton", "sign_up", frontal).status_code == 200
-    visitor.client.get("/log_in/challenge", headers={"Accept": "application/json"})
-    dark: list[Any] = [
-        media.b64(media.jpeg(media.darkened(rgb)))
-        for rgb in media.clip_frames(media.TURN_TO_THE_RIGHT)
-    ]
-    answer = visitor.post("/take_photo", username="hamilton", flow="log_in", frames=dark)
+def test_a_dark_log_in_capture_is_422_with_its_advice(
+    challenger: Challenger, hamilton: str
+) -> None:
+    challenger.challenge()
+    dark = [media.jpeg(media.darkened(rgb)) for rgb in media.clip_frames(media.CAPTURE_FRAMES)]
+    answer = send_capture(challenger, hamilton, dark)
     assert (answer.status_code, answer.json["message"]) == (422, quality.TOO_DARK)

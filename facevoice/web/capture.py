@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from facevoice.errors import BadInput
 from facevoice.storage.attempts import LOG_IN, SIGN_UP
 from facevoice.web.requests import (
     answer,
@@ -17,9 +18,13 @@ from facevoice.web.requests import (
 )
 from facevoice.web.security import proven_factors, rate_limited
 from facevoice.web.services import services
-from facevoice.web.session import current_attempt, take_face_challenge, take_voice_challenge
+from facevoice.web.session import current_attempt
 
 bp = Blueprint("capture", __name__)
+USE_THE_CAPTURE = (
+    "This site's log-in is one capture while its challenges are on: GET /log_in/challenge, "
+    "then POST /log_in/capture with the frames, their times and the recording."
+)
 # Most frames of a sign-up burst (the page sends 5 over about a second).
 ENROLLMENT_MAX_FRAMES = 10
 
@@ -34,23 +39,31 @@ def require_passkey_first(username: str, flow: str) -> None:
         services().accounts.require_passkey_first(username, proven_factors(username), client_ip())
 
 
+def refuse_log_in_samples_while_challenged(flow: str) -> None:
+    """``BadInput`` for a log-in photo or recording while a challenge is on.
+
+    A log-in then comes as one capture (``POST /log_in/capture``): a photo and a recording
+    sent apart cannot show that the voice comes out of the face.
+    """
+    settings = services().settings
+    if flow == LOG_IN and (settings.face_challenge or settings.voice_challenge):
+        raise BadInput(USE_THE_CAPTURE)
+
+
 @bp.post("/take_photo")
 @rate_limited()
 def take_photo():  # type: ignore[no-untyped-def]
     """Embed the photo's single face into this session's attempt.
 
     A sign-up may send ``frames`` (a short burst) instead of ``image``: the mean face of its
-    usable frames is enrolled.
+    usable frames is enrolled. With a log-in challenge on, log-in photos are refused (400):
+    the log-in is one capture.
     """
     data = read_fields()
     username, flow = username_field(data), flow_field(data)
+    refuse_log_in_samples_while_challenged(flow)
     require_passkey_first(username, flow)
     accounts = services().accounts
-    if flow == LOG_IN and services().settings.face_challenge:
-        frames = base64_list_field(data, "frames")
-        attempt = current_attempt(username, flow)
-        accounts.take_burst(attempt, frames, take_face_challenge(), client_ip())
-        return answer(200, "Head turn seen. Photo taken.")
     if flow == SIGN_UP and data.get("frames") is not None:
         # The sign-up page's short burst: the same field and reader as a log-in burst's.
         frames = base64_list_field(data, "frames", ENROLLMENT_MAX_FRAMES)
@@ -67,14 +80,12 @@ def record_voice():  # type: ignore[no-untyped-def]
     """Embed the recording's speaker into this session's attempt."""
     data = read_fields()
     username, flow = username_field(data), flow_field(data)
+    refuse_log_in_samples_while_challenged(flow)
     require_passkey_first(username, flow)
     audio = base64_field(data, "audio")
     phrase = optional_int_field(data, "phrase", 1, services().settings.max_enroll_phrases)
-    challenge = None
-    if flow == LOG_IN and services().settings.voice_challenge:
-        challenge = take_voice_challenge()
     attempt = current_attempt(username, flow)
-    phrases = services().accounts.record_voice(attempt, audio, phrase, challenge, client_ip())
+    phrases = services().accounts.record_voice(attempt, audio, phrase)
     if flow == SIGN_UP:
         return answer(
             200, f"Voice recorded ({phrases} phrase{'s' * (phrases != 1)}).", phrases=phrases

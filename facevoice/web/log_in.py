@@ -6,19 +6,38 @@ from flask import Blueprint, jsonify, render_template, request, session
 
 from facevoice.auth.factors import BIOMETRIC, PASSKEY, RECOVERY_CODE
 from facevoice.auth.policy import amr_of
+from facevoice.biometrics.capture import MAX_FRAMES, CaptureUpload
 from facevoice.errors import BadInput
 from facevoice.storage.attempts import LOG_IN
+from facevoice.web.capture import require_passkey_first
 from facevoice.web.oidc import PENDING, log_in_and_resume, pending_needs_passkey
-from facevoice.web.requests import answer, client_ip, read_fields, username_field
+from facevoice.web.requests import (
+    answer,
+    base64_field,
+    base64_list_field,
+    client_ip,
+    int_list_field,
+    read_fields,
+    username_field,
+)
 from facevoice.web.security import (
     proven_factors,
     proven_passkey_synced,
     rate_limited,
 )
 from facevoice.web.services import services
-from facevoice.web.session import concluding, find_attempt, issue_challenge
+from facevoice.web.session import (
+    concluding,
+    current_attempt,
+    find_attempt,
+    issue_challenge,
+    take_face_challenge,
+    take_voice_challenge,
+)
 
 bp = Blueprint("log_in", __name__)
+# Frame times beyond the longest recording accepted cannot be on the audio's clock.
+MAX_FRAME_TIME_MS = 10 * 60 * 1000
 
 REFUSED = (
     "Log-in failed: we could not confirm it is you. Try again facing the camera in good "
@@ -37,8 +56,10 @@ PASSKEY_FIRST = (
 @bp.get("/log_in")
 def page():  # type: ignore[no-untyped-def]
     """The log-in page."""
+    settings = services().settings
     return render_template(
         "log_in.html",
+        capture_mode=settings.face_challenge or settings.voice_challenge,
         passkey_only=services().accounts.passkey.alone,
         passkey_required=pending_needs_passkey(session.get(PENDING)),
     )
@@ -62,6 +83,33 @@ def challenge():  # type: ignore[no-untyped-def]
         instruction=face.instruction if face else None,
         expires_in=services().settings.challenge_seconds,
     )
+
+
+@bp.post("/log_in/capture")
+@rate_limited()
+def capture():  # type: ignore[no-untyped-def]
+    """Check this session's one-capture log-in (head turn, digits, lip sync) and keep its
+    samples; ``POST /log_in`` then decides.
+
+    Both parts of the challenge are used up by the capture, whatever its outcome. A name that
+    must wait is told so before anything is decoded (429 or 403).
+    """
+    data = read_fields()
+    username = username_field(data)
+    require_passkey_first(username, LOG_IN)
+    accounts, settings = services().accounts, services().settings
+    accounts.may_try(username)
+    frames = base64_list_field(data, "frames", MAX_FRAMES)
+    upload = CaptureUpload(
+        frames,
+        int_list_field(data, "frame_times_ms", len(frames), MAX_FRAME_TIME_MS),
+        base64_field(data, "audio"),
+    )
+    turn = take_face_challenge() if settings.face_challenge else None
+    digits = take_voice_challenge() if settings.voice_challenge else None
+    attempt = current_attempt(username, LOG_IN)
+    accounts.take_capture(attempt, upload, turn, digits, client_ip())
+    return answer(200, "Head turn, digits and lips checked. Now log in.")
 
 
 @bp.post("/log_in")

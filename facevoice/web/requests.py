@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import json
 import re
 from collections.abc import Mapping
@@ -140,6 +141,27 @@ def base64_list_field(data: Mapping[str, Any], name: str, max_items: int = 40) -
     if len(values) > max_items:
         raise BadInput(f"'{name}' holds {len(values)} items; at most {max_items} are accepted.")
     return [decode_base64(value, f"{name}[{i}]") for i, value in enumerate(values)]
+
+
+def int_list_field(data: Mapping[str, Any], name: str, count: int, high: int) -> list[int]:
+    """A JSON list of ``count`` whole numbers from 0 to ``high``, in non-decreasing order."""
+    values = data.getlist(name) if hasattr(data, "getlist") else data.get(name)
+    if not isinstance(values, list):
+        raise BadInput(f"'{name}' is missing: send a list of whole numbers.")
+    if len(values) != count:
+        raise BadInput(f"'{name}' holds {len(values)} numbers; {count} are needed, one per frame.")
+    numbers = []
+    for value in values:
+        try:
+            number = int(value) if not isinstance(value, bool | float) else None
+        except (TypeError, ValueError):
+            number = None
+        if number is None or not 0 <= number <= high:
+            raise BadInput(f"'{name}' must hold whole numbers from 0 to {high}.")
+        numbers.append(number)
+    if any(later < earlier for earlier, later in itertools.pairwise(numbers)):
+        raise BadInput(f"'{name}' must not go back in time: the frames come in capture order.")
+    return numbers
 
 
 def decode_base64(value: Any, name: str) -> bytes:

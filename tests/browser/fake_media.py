@@ -170,16 +170,27 @@ FIRST_TAKE = 30
 TAIL_SECONDS = 8.0
 
 
-def jackson_says(digits: str) -> str:
-    """The microphone name of jackson saying ``digits`` once, from when the page opens it."""
-    return f"{SAYS}{digits}{NO_LOOP}"
+# The log-in capture opens the camera and the microphone together; after the 3-2-1
+# countdown it films the head turn (3.5 s), then the digits: jackson starts them this long
+# after the page opens the microphone, a second into that part (the page starts the capture
+# about 3.1 s after opening the devices: tests/browser/test_challenges.py).
+CAPTURE_DIGITS_AFTER_SECONDS = 7.6
+LATE = "-late"
 
 
-def digits_samples(digits: str, first_take: int = FIRST_TAKE) -> np.ndarray:
+def jackson_says(digits: str, late: bool = False) -> str:
+    """The microphone name of jackson saying ``digits`` once, from when the page opens it
+    (``late``: when the log-in capture asks for them)."""
+    return f"{SAYS}{digits}{LATE if late else ''}{NO_LOOP}"
+
+
+def digits_samples(
+    digits: str, first_take: int = FIRST_TAKE, lead_seconds: float = LEAD_SECONDS
+) -> np.ndarray:
     """jackson saying ``digits`` (one take each, from ``first_take`` on), between silences."""
     takes = list(range(first_take, first_take + len(digits)))
     speech = media.spoken_digits(
-        DIGITS_SPEAKER, digits, takes, [PAUSE_SECONDS] * len(digits), LEAD_SECONDS
+        DIGITS_SPEAKER, digits, takes, [PAUSE_SECONDS] * len(digits), lead_seconds
     )
     return np.concatenate([speech, np.zeros(round(TAIL_SECONDS * SAMPLE_RATE), np.float32)])
 
@@ -198,14 +209,17 @@ SILENT = "silent"  # a microphone that is connected and allowed, but hears nothi
 
 
 def write_microphone(name: str, path: Path) -> Path:
-    """Write the WAV of a microphone: JACKSON_READING, ``jackson_says(digits)`` (without its
-    NO_LOOP suffix), SILENT, or else a LibriSpeech speaker's utterance."""
+    """Write the WAV of a microphone: JACKSON_READING, ``jackson_says(digits, late)`` (without
+    its NO_LOOP suffix), SILENT, or else a LibriSpeech speaker's utterance."""
     if name == JACKSON_READING:
         samples = reading_samples()
     elif name == SILENT:
         samples = np.zeros(round(TAIL_SECONDS * SAMPLE_RATE), np.float32)
-    elif name.startswith(SAYS) and name[len(SAYS) :].isdigit():
-        samples = digits_samples(name[len(SAYS) :])
+    elif name.startswith(SAYS) and name[len(SAYS) :].removesuffix(LATE).isdigit():
+        digits = name[len(SAYS) :]
+        late = digits.endswith(LATE)
+        lead = CAPTURE_DIGITS_AFTER_SECONDS if late else LEAD_SECONDS
+        samples = digits_samples(digits.removesuffix(LATE), lead_seconds=lead)
     else:
         return write_voice_wav(name, path)
     path.write_bytes(media.encode(samples, "wav", "pcm_s16le", rate=MIC_RATE))

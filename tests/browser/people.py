@@ -13,6 +13,7 @@ from playwright.sync_api import ConsoleMessage, Error, Locator, Page, Request, e
 SETTLED = re.compile(r"^(ok|error)$")  # a status line's data-state once a step is done
 CAPTURE_TIMEOUT_MS = 30_000  # countdown or recording, upload, and the models' work
 PHOTO_BUTTON = re.compile(r"^(Retake|Take) photo$")
+CAPTURE_BUTTON = re.compile(r"^(Start the capture|Capture again)$")
 # The log-in page's record button: the sentence, or the digits of a spoken challenge.
 RECORD_BUTTON = re.compile(r"^Record (the sentence|the digits|again)$")
 
@@ -41,6 +42,7 @@ class Person:
         self.calls: list[str] = []  # the same, with "challenge" for each challenge fetched
         self.recordings: list[str] = []  # the "audio" fields the page sent
         self.photos: list[dict[str, Any]] = []  # the fields of each /take_photo request
+        self.captures: list[dict[str, Any]] = []  # the fields of each /log_in/capture request
         page.on("pageerror", lambda error: self.page_problems.append(f"script error: {error}"))
         page.on("console", self._console)
         page.on("request", self._request)
@@ -61,6 +63,8 @@ class Person:
             self.recordings.append(request.post_data_json.get("audio", ""))
         if endpoint == "take_photo":
             self.photos.append(request.post_data_json)
+        if endpoint == "capture":
+            self.captures.append(request.post_data_json)
 
     def shot(self, name: str) -> Path:
         """Save a screenshot of what this person sees now."""
@@ -108,7 +112,7 @@ class Person:
     @property
     def digits(self) -> Locator:
         """The digits of the log-in page's spoken challenge."""
-        return self.page.locator("#phrases .digits")
+        return self.page.locator("#say-challenge .digits")
 
     def wait_until_done(self, status: Locator) -> Locator:
         """Wait until a step's status line shows its outcome (ok or error)."""
@@ -129,6 +133,18 @@ class Person:
             expect(cue).to_have_attribute("data-phase", "back", timeout=CAPTURE_TIMEOUT_MS)
             self.page.wait_for_timeout(400)
             self.shot(turning_shot)
+        return self.wait_until_done(self.status("photo-status"))
+
+    def capture(self, turning_shot: str | None = None, saying_shot: str | None = None) -> Locator:
+        """Press "Start the capture" and stay for the countdown, the head turn and the digits;
+        returns the capture's status line."""
+        self.click(CAPTURE_BUTTON)
+        cue = self.page.locator("#turn-cue")
+        for phase, shot in (("back", turning_shot), ("say", saying_shot)):
+            if shot:
+                expect(cue).to_have_attribute("data-phase", phase, timeout=CAPTURE_TIMEOUT_MS)
+                self.page.wait_for_timeout(400)
+                self.shot(shot)
         return self.wait_until_done(self.status("photo-status"))
 
     def record(

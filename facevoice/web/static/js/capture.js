@@ -19,6 +19,7 @@ const WORKLET_URL = new URL("./recorder-worklet.js", import.meta.url);
 const LEVEL_FLOOR_DB = -60; // the level meter's empty end
 const QUIET_DB = -50; // a recording whose loudest moment is below this heard nothing
 const FRAME_TIMEOUT_MS = 8000;
+const CHUNK_MS = 50; // recorder-worklet.js hands over the samples in chunks this long
 
 /** A camera or microphone problem, with a message a person can act on. */
 export class DeviceError extends Error {
@@ -310,6 +311,20 @@ export class Microphone {
     this.pcmNode = null; // the recorder worklet of the 16 kHz AudioContext
     this.listener = null; // receives the samples while recording
     this.levelTimer = null;
+    this.clock = null; // where the running recording is: {ms, at} (see position())
+  }
+
+  /**
+   * Milliseconds from the running recording's first sample to now, on the recording's own
+   * clock (the samples counted so far, plus the time since the last chunk arrived); null
+   * before its first sound arrives or when nothing records. Frames filmed during a recording
+   * carry this time, so the server can match the mouth with the sound.
+   */
+  position() {
+    if (!this.clock) return null;
+    const since = performance.now() - this.clock.at;
+    // MediaRecorder's clock is the page's; the worklet's advances chunk by chunk.
+    return this.clock.ms + (this.clock.free ? since : Math.min(since, CHUNK_MS));
   }
 
   get active() {
@@ -416,6 +431,7 @@ export class Microphone {
       return await recording;
     } finally {
       this.listener = null;
+      this.clock = null;
     }
   }
 
@@ -440,6 +456,7 @@ export class Microphone {
         const count = Math.min(chunk.length, wanted - filled);
         samples.set(chunk.subarray(0, count), filled);
         filled += count;
+        this.clock = { ms: (1000 * filled) / rate, at: performance.now() };
         loudest = Math.max(loudest, db);
         onProgress(filled / wanted, (wanted - filled) / rate);
         if (filled === wanted) {
@@ -458,6 +475,7 @@ export class Microphone {
       const parts = [];
       let loudest = -Infinity;
       const started = performance.now();
+      this.clock = { ms: 0, at: started, free: true };
       this.listener = (chunk, db) => {
         loudest = Math.max(loudest, db);
         const elapsed = (performance.now() - started) / 1000;

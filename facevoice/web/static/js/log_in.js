@@ -1,11 +1,13 @@
-// The log-in page: username, photo, the spoken digits (or a sentence), then log in.
+// The log-in page: username, then the capture (or a photo and a sentence), then log in.
 //
-// With the server's challenges on (README, "Liveness"), the photo is a burst of frames while
-// the person turns the head to the side shown, then back, and the recording says the digits
-// shown. Each challenge answers one capture: after a refusal the page fetches a new one and
-// shows it before the retake. The camera opens for the photo, the microphone only when the
-// recording starts. The challenge is asked for the username typed, so a name locked out after
-// failed log-ins is told to wait before anything is captured.
+// With the server's challenges on (README, "Liveness"), the log-in is one capture: after a
+// 3-2-1 countdown the camera films while the microphone records; the person turns the head
+// to the side shown and back, then says the digits shown. Each frame carries its time on the
+// recording's clock, so the server can check that the mouth moves with the speech. After a
+// refusal the page fetches a new challenge and shows it before the next try. With the
+// challenges off, the person takes one photo and reads one sentence. The challenge is asked
+// for the username typed, so a name locked out after failed log-ins is told to wait before
+// anything is captured.
 
 import { post } from "./api.js";
 import { Challenges } from "./challenge.js";
@@ -16,29 +18,34 @@ import {
   RecordingProgress,
   showProblem,
   showStatus,
+  sleep,
   UsernameField,
 } from "./ui.js";
 
 const FLOW = "log_in";
-// The head-turn burst: frames spread over the capture, and when the page says to come back.
-const BURST = { count: 12, durationMs: 3500, quality: 0.85 };
-const BACK_AFTER_MS = 1600;
-const DIGITS_RECORD_SECONDS = 5;
-const TURN_TIPS = {
-  422: [
-    "Face the camera during the countdown; turn only when the arrow appears.",
-    "Turn your head clearly to the side shown, as far as is comfortable, then look back.",
-    "Keep your whole face in the picture, in good light, with nobody else in it.",
-  ],
-};
-
 const $ = (selector) => document.querySelector(selector);
+const CAPTURE_MODE = $("#log-in").dataset.mode === "capture";
+
+// The capture: how long each part lasts, and how often a frame is taken (the server takes
+// 8 to 150 frames; the lips need several frames a second while the digits are said).
+const CAPTURE = {
+  turnMs: 3500, // the head turn, from the end of the countdown
+  backAfterMs: 1600, // when the page says to come back to the camera
+  speakMs: 5000, // the digits (or the sentence) after the turn
+  frameGapMs: 100,
+  maxFrames: 150,
+  quality: 0.8,
+};
+const SENTENCE = "These days a chicken leg is a rare dish.";
+// The server's advice names the one check that failed and what to do: no general tips.
+const CAPTURE_TIPS = {};
 
 const activity = new Activity();
 const names = new UsernameField($("#username"), $("#username-status"));
-// The server says whether the typed name must wait before the camera opens.
+// The server says whether the typed name must wait before the camera opens. The capture
+// needs the camera and the microphone at once; the photo alone opens only the camera.
 const devices = Devices.onPage(activity, {
-  together: false,
+  together: CAPTURE_MODE,
   check: () => (names.valid ? challenges.forName(names.text) : null),
 });
 const logInButton = $("#log-in-button");
@@ -46,7 +53,7 @@ const tryAgainButton = $("#try-again");
 const logInStatus = $("#log-in-status");
 activity.guard(logInButton, tryAgainButton);
 
-let samplesFor = null; // the name the photo and the recording were taken for (lower case)
+let samplesFor = null; // the name the samples were taken for (lower case)
 
 /** The name to capture for, or null after saying what to fix. */
 function usernameForCapture() {
@@ -55,7 +62,7 @@ function usernameForCapture() {
   return name;
 }
 
-// --- What the page shows of the challenge.
+// --- What the page shows of the challenge (capture mode).
 
 const view = {
   turnBox: $("#turn-challenge"),
@@ -63,69 +70,41 @@ const view = {
   cue: $("#turn-cue"),
   cueText: $("#turn-cue .turn-cue-text"),
   photoHelp: $("#photo-help"),
-  voiceTitle: $("#voice-title-text"),
-  voiceHelp: $("#voice-help"),
-  sentence: $("#phrases .sentence"),
-};
-const page = {
-  photoHelp: view.photoHelp.textContent,
-  voiceTitle: view.voiceTitle.textContent,
-  voiceHelp: view.voiceHelp.textContent,
-  sentence: view.sentence.textContent,
-  recordButton: $("#phrases button.record").textContent,
+  say: $("#say-challenge"),
 };
 
-/**
- * Show a challenge: the side to turn to in the photo step, the digits in the voice step.
- * (Called once the first challenge arrives, after the steps below exist.)
- */
+/** Show a challenge: the side to turn to, then what to say. */
 function showChallenge(challenge) {
-  // A new challenge after the photo was accepted (a refused recording) asks only for new
-  // digits: the turn box keeps saying the turn was seen, so the photo is not taken again.
-  if (!photo.done) showTurn(challenge);
-  view.photoHelp.textContent = challenge.turn
-    ? "Face the camera with your face inside the oval, in good light. After a 3, 2, 1 " +
-      "countdown, turn your head as the arrow shows, then look back at the camera: " +
-      "the capture lasts about 4 seconds."
-    : page.photoHelp;
-
-  const digits = challenge.digits;
-  view.sentence.classList.toggle("challenge", Boolean(digits));
-  if (digits) {
-    const label = document.createElement("span");
-    label.className = "challenge-label";
-    label.textContent = "Read these digits aloud: ";
-    const shown = document.createElement("span");
-    shown.className = "digits";
-    shown.textContent = digits;
-    view.sentence.replaceChildren(label, shown);
-  } else {
-    view.sentence.textContent = page.sentence;
-  }
-  view.voiceTitle.textContent = digits ? "Read the digits aloud" : page.voiceTitle;
-  view.voiceHelp.textContent = digits
-    ? "Say the digits shown, one after the other, in your normal voice. The recording " +
-      `starts when you press the button and lasts ${DIGITS_RECORD_SECONDS} seconds.`
-    : page.voiceHelp;
-  // The button's label before its first recording (then it says "Record again").
-  const recordLabel = digits ? "Record the digits" : page.recordButton;
-  if (voice.button.textContent === voice.buttonText) voice.button.textContent = recordLabel;
-  voice.buttonText = recordLabel;
-}
-
-/** The turn box above the camera: the side this challenge asks the head to turn to. */
-function showTurn(challenge) {
+  if (!CAPTURE_MODE) return;
   view.turnBox.hidden = !challenge.turn;
   view.turnBox.dataset.side = challenge.turn || "";
   view.turnText.textContent = challenge.instruction || "";
-  delete view.turnBox.dataset.done;
+  const seconds = Math.round(((challenge.turn ? CAPTURE.turnMs : 0) + CAPTURE.speakMs) / 1000);
+  view.photoHelp.textContent =
+    "Face the camera with your face inside the oval, in good light. After a 3, 2, 1 " +
+    (challenge.turn
+      ? "countdown, turn your head as the arrow shows and look back at the camera, then "
+      : "countdown, look at the camera and ") +
+    `say ${challenge.digits ? "the digits shown" : "the sentence shown"}: the capture ` +
+    `lasts about ${seconds} seconds and records your voice too.`;
+  showSay(challenge);
 }
 
-/** The turn box once the photo is accepted: the turn to ``side`` is done. */
-function showTurnDone(side) {
-  view.turnBox.dataset.side = side;
-  view.turnBox.dataset.done = "true";
-  view.turnText.textContent = `Head turn done: we saw you turn to your ${side}.`;
+/** The words to say, under the camera: the challenge's digits, or the sentence. */
+function showSay(challenge) {
+  const label = document.createElement("span");
+  label.className = "challenge-label";
+  const shown = document.createElement("span");
+  if (challenge.digits) {
+    label.textContent = "Then say these digits: ";
+    shown.className = "digits";
+    shown.textContent = challenge.digits;
+  } else {
+    label.textContent = "Then read aloud: ";
+    shown.textContent = SENTENCE;
+  }
+  view.say.replaceChildren(label, shown);
+  view.say.hidden = false;
 }
 
 const challenges = new Challenges({ onChange: showChallenge });
@@ -140,54 +119,72 @@ function tellLockout(error) {
   if (mustWait(error)) showProblem(names.status, error.message);
 }
 
-/**
- * Fetch a new challenge now (after a refusal), and add to ``status`` what the next try of
- * ``part`` ("turn" or "digits") must do.
- */
-async function renewChallenge(status, part) {
+/** Fetch a new challenge now (after a refusal), and add to ``status`` what comes next. */
+async function renewChallenge(status) {
   try {
     const challenge = await challenges.renew(names.valid ? names.text : "");
-    if (part === "turn" && challenge.turn) {
-      addNote(status, `For your next try: turn your head to your ${challenge.turn}.`);
-    } else if (part === "digits" && challenge.digits) {
-      addNote(status, `For your next try, say the new digits: ${challenge.digits}.`);
-    }
+    const parts = [];
+    if (challenge.turn) parts.push(`turn your head to your ${challenge.turn}`);
+    if (challenge.digits) parts.push(`say the new digits ${challenge.digits}`);
+    if (parts.length > 0) addNote(status, `For your next try: ${parts.join(", then ")}.`);
   } catch (error) {
     addNote(status, error.message);
   }
 }
 
-// --- The photo: one still, or a burst while the head turns.
-
-/** The head-turn capture: frames over BURST.durationMs, saying when to turn and come back. */
-async function captureTurn(side, { camera, canvas, status }) {
-  const arrow = side === "left" ? "←" : "→";
-  view.cue.dataset.side = side;
-  view.cue.dataset.phase = "turn";
-  view.cueText.textContent = `Turn to your ${side}`;
+/** Show the cue over the camera picture: "turn", "back" or "say". */
+function cue(phase, side, text) {
+  view.cue.dataset.side = side || "";
+  view.cue.dataset.phase = phase;
+  view.cueText.textContent = text;
   view.cue.hidden = false;
-  showStatus(status, `Turn your head to your ${side} now ${arrow}`, "busy");
-  const back = setTimeout(() => {
-    view.cue.dataset.phase = "back";
-    view.cueText.textContent = "Now back to the camera";
-    showStatus(status, "…now back to the camera.", "busy");
-  }, BACK_AFTER_MS);
+}
+
+/**
+ * The capture: frames every ``CAPTURE.frameGapMs`` while the microphone records, each with
+ * its time on the recording's clock; the cue over the picture says what to do when.
+ */
+async function captureTalking(challenge, { camera, canvas, status }) {
+  const microphone = devices.microphone;
+  const turnMs = challenge.turn ? CAPTURE.turnMs : 0;
+  const say = challenge.digits ? `Say ${challenge.digits}` : "Read the sentence aloud";
+  const frames = [];
+  const times = [];
+  let recording = true;
+  const sound = microphone.record((turnMs + CAPTURE.speakMs) / 1000);
+  sound.then(
+    () => (recording = false),
+    () => (recording = false),
+  );
   try {
-    const frames = await camera.takeBurst({
-      ...BURST,
-      onPhoto: (index) => {
-        if (index === 1) camera.drawFrame(canvas); // the thumbnail: the face before it turns
-      },
-    });
-    return { frames };
+    while (recording && frames.length < CAPTURE.maxFrames) {
+      const at = microphone.position();
+      if (at !== null) {
+        frames.push(camera.takePhoto({ quality: CAPTURE.quality }));
+        times.push(Math.max(Math.round(at), times.length > 0 ? times[times.length - 1] : 0));
+        if (frames.length === 1) camera.drawFrame(canvas); // the thumbnail: facing the camera
+        if (at < Math.min(turnMs, CAPTURE.backAfterMs)) {
+          cue("turn", challenge.turn, `Turn to your ${challenge.turn}`);
+          showStatus(status, `Turn your head to your ${challenge.turn} now.`, "busy");
+        } else if (at < turnMs) {
+          cue("back", challenge.turn, "Now back to the camera");
+          showStatus(status, "…now back to the camera.", "busy");
+        } else {
+          cue("say", "", say);
+          showStatus(status, `${say} now, facing the camera.`, "busy");
+        }
+      }
+      await sleep(CAPTURE.frameGapMs);
+    }
+    const { audio } = await sound;
+    return { frames, frame_times_ms: times, audio };
   } finally {
-    clearTimeout(back);
     view.cue.hidden = true;
     view.cue.dataset.phase = "";
   }
 }
 
-let turnAsked = null; // the side the last photo was asked to show (null: one still photo)
+// --- The capture (challenges on), or the photo (challenges off).
 
 const photo = new PhotoStep({
   button: $("#take-photo"),
@@ -200,69 +197,58 @@ const photo = new PhotoStep({
   username: usernameForCapture,
   check: () => challenges.forName(names.text),
   prepare: async () => {
-    const challenge = await challenges.forCapture(names.text, "turn");
-    turnAsked = challenge.turn;
-    if (!challenge.turn) return {};
-    const side = challenge.turn;
-    challenges.use("turn"); // whatever happens now, the next try needs a new one
+    if (!CAPTURE_MODE) return {};
+    const challenge = await challenges.forCapture(names.text, challengePart());
+    // Whatever happens now, the next try needs a new challenge.
+    challenges.use("turn");
+    challenges.use("digits");
     return {
-      getReady:
-        `Look at the camera. When the countdown ends, turn your head to your ${side}, ` +
-        "then back to the camera.",
-      capture: (tools) => captureTurn(side, tools),
-      checking: "Checking the head turn…",
-      done: "Photo OK: we saw your head turn.",
-      tips: TURN_TIPS,
+      getReady: challenge.turn
+        ? `Look at the camera. When the countdown ends, turn your head to your ` +
+          `${challenge.turn}, back to the camera, then say the digits.`
+        : "Look at the camera. When the countdown ends, say the digits.",
+      capture: (tools) => captureTalking(challenge, tools),
+      checking: "Checking the head turn, the digits and your lips…",
+      done: "Capture OK: we saw your head turn and heard the digits. Now log in.",
+      tips: CAPTURE_TIPS,
+      endpoint: "/log_in/capture",
     };
   },
+  retakeLabel: CAPTURE_MODE ? "Capture again" : "Retake photo",
   onResult: async (ok, answer) => {
-    if (ok && turnAsked) showTurnDone(turnAsked);
-    if (!ok && challenges.current && challenges.current.turn && refusedChallenge(answer)) {
-      await renewChallenge(photo.status, "turn");
-    }
+    if (CAPTURE_MODE && !ok && refusedChallenge(answer)) await renewChallenge(photo.status);
     (ok ? nextAction() : photo.button).focus();
   },
 });
+
+/** The part of the challenge a capture must find fresh: either one, when both are on. */
+function challengePart() {
+  const current = challenges.current;
+  return current && current.turn === null ? "digits" : "turn";
+}
 
 /** A refusal after which the challenge cannot be used again (or was not live). */
 function refusedChallenge(answer) {
   return answer !== null && (answer.status === 422 || answer.status === 400);
 }
 
-// --- The voice: the digits of the challenge, or the sentence.
+// --- The sentence (challenges off).
 
-const voice = new PhraseStep({
-  root: $("#phrases .phrase"),
-  devices,
-  activity,
-  progress: new RecordingProgress($("#recording")),
-  flow: FLOW,
-  username: usernameForCapture,
-  prepare: async (step) => {
-    const shown = challenges.current ? challenges.current.digits : null;
-    const challenge = await challenges.forCapture(names.text, "digits");
-    const digits = challenge.digits;
-    step.seconds = digits ? DIGITS_RECORD_SECONDS : RECORD_SECONDS;
-    step.speakNow = digits
-      ? `Recording: say ${digits} now.`
-      : "Recording: read the sentence aloud now.";
-    if (digits && digits !== shown) {
-      // The digits just changed: let the person read them before the recording starts.
-      showStatus(step.status, "These are new digits: press the button when you are ready.");
-      step.button.focus();
-      return false;
-    }
-    if (digits) challenges.use("digits");
-    return true;
-  },
-  onResult: async (ok, answer) => {
-    if (!ok && challenges.current && challenges.current.digits && refusedChallenge(answer)) {
-      await renewChallenge(voice.status, "digits");
-    }
-    markVoiceStep();
-    (ok ? nextAction() : voice.button).focus();
-  },
-});
+const voice = CAPTURE_MODE
+  ? null
+  : new PhraseStep({
+      root: $("#phrases .phrase"),
+      devices,
+      activity,
+      progress: new RecordingProgress($("#recording")),
+      flow: FLOW,
+      username: usernameForCapture,
+      seconds: RECORD_SECONDS,
+      onResult: (ok) => {
+        markVoiceStep();
+        (ok ? nextAction() : voice.button).focus();
+      },
+    });
 
 // --- The username.
 
@@ -271,7 +257,11 @@ names.input.addEventListener("input", () => {
   names.input.removeAttribute("aria-invalid");
   if (samplesFor !== null && names.text.toLowerCase() !== samplesFor) {
     samplesFor = null;
-    resetSamples("You changed the username: take the photo and record your voice again.");
+    resetSamples(
+      CAPTURE_MODE
+        ? "You changed the username: make the capture again."
+        : "You changed the username: take the photo and record your voice again.",
+    );
   }
 });
 
@@ -280,7 +270,7 @@ names.input.addEventListener("change", () => {
   if (names.valid) challenges.forName(names.text).catch(tellLockout);
 });
 
-// The first challenge, shown before the photo; a capture asks again if this fails.
+// The first challenge, shown before the capture; a capture asks again if this fails.
 challenges.renew(names.valid ? names.text : "").catch(tellLockout);
 
 /** The voice step's number turns green once the recording is accepted. */
@@ -292,29 +282,35 @@ function markVoiceStep() {
 
 devices.onReady = () => nextAction().focus();
 
-/** The button for what is left to do: the photo, the recording, or "Log in". */
+/** The button for what is left to do: the capture or photo, the recording, or "Log in". */
 function nextAction() {
   if (!photo.done) return photo.button;
-  if (!voice.done) return voice.button;
+  if (voice && !voice.done) return voice.button;
   return logInButton;
 }
 
 function resetSamples(message) {
   photo.reset(message);
-  if (challenges.current) showTurn(challenges.current); // the photo must answer it again
-  voice.reset();
-  markVoiceStep();
+  if (voice) {
+    voice.reset();
+    markVoiceStep();
+  }
 }
 
 // --- Log in.
+
+/** What to do first, for a log-in pressed before its samples are taken. */
+function missingStep(next) {
+  if (CAPTURE_MODE) return "Make the capture first.";
+  return next === photo.button ? "Take your photo first." : "Record your voice first.";
+}
 
 async function logIn() {
   const name = names.require();
   if (!name) return;
   const next = nextAction();
   if (next !== logInButton) {
-    const what = next === photo.button ? "Take your photo" : "Record your voice";
-    showStatus(logInStatus, `${what} first.`, "error");
+    showStatus(logInStatus, missingStep(next), "error");
     next.focus();
     return;
   }
@@ -333,10 +329,10 @@ async function logIn() {
   // The server ends the attempt after a decision: the samples must be taken again.
   // (Status 0 is a network failure: nothing reached the server, the samples still wait.)
   if (answer.status !== 0) resetSamples("");
-  const tips =
-    answer.status === 401
-      ? ["Check the username.", "Take the photo and record your voice again."]
-      : [];
+  const retake = CAPTURE_MODE
+    ? "Make the capture again."
+    : "Take the photo and record your voice again.";
+  const tips = answer.status === 401 ? ["Check the username.", retake] : [];
   showProblem(logInStatus, answer.message, tips);
   logInStatus.dataset.outcome = answer.status === 401 ? "refused" : "error";
   logInButton.hidden = true;

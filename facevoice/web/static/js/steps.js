@@ -219,12 +219,13 @@ export async function takeEnrollmentBurst({ camera, canvas, box }) {
  *
  * ``username()`` returns the name or null (after saying what is wrong); ``capture`` makes the
  * fields to send from the camera. ``prepare(step)`` runs before each capture, once the camera
- * is on, and may return another plan: ``{getReady, capture, checking, done, tips}`` (a
- * head-turn challenge: what to say during the countdown, a burst instead of one photo, and
- * what to say after). ``check(step)`` runs before that, before the camera opens: when it
- * throws, the step shows the Error's message and opens nothing (a name that must wait).
+ * is on, and may return another plan: ``{getReady, capture, checking, done, tips, endpoint}``
+ * (the log-in capture: what to say during the countdown, frames and a recording instead of
+ * one photo, what to say after, and where to send them instead of /take_photo).
+ * ``check(step)`` runs before that, before the camera opens: when it throws, the step shows
+ * the Error's message and opens nothing (a name that must wait).
  * ``onResult(ok, answer)`` follows each attempt; the step waits for it (it may fetch a new
- * challenge).
+ * challenge). ``retakeLabel`` names the button after the first try.
  */
 export class PhotoStep {
   constructor({
@@ -240,9 +241,10 @@ export class PhotoStep {
     check = async () => {},
     prepare = async () => ({}),
     onResult = () => {},
+    retakeLabel = "Retake photo",
   }) {
     Object.assign(this, { button, status, thumbnail, overlay, devices, activity, flow });
-    Object.assign(this, { username, capture, check, prepare, onResult });
+    Object.assign(this, { username, capture, check, prepare, onResult, retakeLabel });
     this.done = false;
     this.buttonText = button.textContent;
     activity.guard(button);
@@ -290,7 +292,11 @@ export class PhotoStep {
     }
     this.thumbnail.hidden = false;
     showStatus(this.status, plan.checking || "Checking the photo…", "busy");
-    const answer = await post("/take_photo", { username, flow: this.flow, ...fields });
+    const answer = await post(plan.endpoint || "/take_photo", {
+      username,
+      flow: this.flow,
+      ...fields,
+    });
     if (answer.ok) {
       showStatus(this.status, plan.done || "Photo OK: we found your face.", "ok");
     } else {
@@ -301,7 +307,7 @@ export class PhotoStep {
 
   async finish(ok, answer = null) {
     this.done = ok;
-    this.button.textContent = "Retake photo";
+    this.button.textContent = this.retakeLabel;
     this.root().dataset.result = ok ? "ok" : "error";
     await this.onResult(ok, answer);
   }
