@@ -3,11 +3,23 @@
 Runs ``facevoice serve`` with 2 gunicorn workers on a fresh data folder (rate limits off,
 lockout on), once per log-in flow, and prints each figure beside its target:
 
-- ``default``: both challenges on, as shipped. The clip's person (signed up with a frontal
-  frame and three five-digit readings of FSDD speaker jackson) answers
-  ``GET /log_in/challenge``: an 8-frame head-turn burst to the side asked for (the clip, or
-  its mirror) and jackson reading the five digits asked for.
-- ``plain``: challenges off, the described system's single photo and any phrase.
+- ``default``: both challenges on, as shipped. The clip's person signs up with a frontal
+  frame and three five-digit readings of FSDD speaker jackson. Each log-in fetches
+  ``GET /log_in/challenge`` and answers it with one capture, ``POST /log_in/capture``: 47
+  frames of the clip's person turning to their right and back (mirrored for a "left"
+  challenge), spread evenly over jackson reading the five digits asked for, with each
+  frame's time on the recording's clock; then ``POST /log_in``. The server checks the
+  recording's quality, the digits, one face per frame, the lips against the speech
+  (``lipsync``), the head turn on frames spread over the capture, and then decides. Its
+  bare compute (the overhead ratio's denominator) is the same work through the library,
+  without Flask, on challenges from a seeded generator.
+- ``plain``: challenges off, the described system's single photo (``POST /take_photo``) and
+  any phrase (``POST /record_voice``), then ``POST /log_in``.
+
+The clip's mouth and jackson's digits are not one recording: the lip check passes them by
+chance, as it passes most unrelated speech over a speaking mouth, and may refuse a few
+challenges, as the digits check and the voice match refuse a few of jackson's readings. A
+refused bench input stops the run with the reason (the server's answer, or the bare check's).
 
     .venv/bin/python bench/server_bench.py [--flow both|default|plain] [--seconds 60]
         [--requests 50] [--clients 4]
@@ -34,14 +46,34 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from facevoice.biometrics.audio import load_speech
-from facevoice.biometrics.face import verify_face
-from facevoice.biometrics.images import load_image
-from facevoice.biometrics.liveness import FaceChallenge, HeadTurnRules, read_burst
+from facevoice.biometrics.audio import SAMPLE_RATE, decode_audio, load_speech, speech_samples
+from facevoice.biometrics.capture import (
+    check_capture_frame_count,
+    check_frames_within_audio,
+    spread_indices,
+)
+from facevoice.biometrics.face import max_distance_for, verify_face
+from facevoice.biometrics.images import image_size, load_image
+from facevoice.biometrics.lipsync import SyncRules, check_sync, mouth_opening
+from facevoice.biometrics.liveness import (
+    FaceChallenge,
+    HeadTurnRules,
+    burst_matches,
+    check_burst_size,
+    new_face_challenge,
+    read_burst,
+)
 from facevoice.biometrics.models import Biometrics, load_biometrics
+from facevoice.biometrics.quality import (
+    PhotoLimits,
+    RecordingLimits,
+    check_photo_quality,
+    check_recording_quality,
+)
 from facevoice.biometrics.speech import Challenge, check_challenge, new_challenge
-from facevoice.biometrics.voice import voice_check
+from facevoice.biometrics.voice import enrollment_template, voice_check
 from facevoice.config import Settings
+from facevoice.errors import FacevoiceError
 from tests import media
 from tests.browser.fake_media import webcam_frame
 from tests.servers import HttpVisitor, ServerProcess
@@ -54,8 +86,12 @@ TARGET_WORKER_MB = 700
 # The default log-in's server time against the plain flow's bare compute (issue 12 §4).
 TARGET_DEFAULT_OVER_PLAIN_BARE = 2.0
 ENROLLMENT_DIGITS = ("13580", "24796", "38162")
-STEPS = ("/take_photo", "/record_voice", "/log_in")
 PLAIN_ENV = {"FACEVOICE_VOICE_CHALLENGE": "off", "FACEVOICE_FACE_CHALLENGE": "off"}
+# The server's limits (``Accounts``) for the capture's checks, as it builds them.
+RECORDING_LIMITS = RecordingLimits(min_speech_seconds=DEFAULTS.min_speech_seconds)
+PHOTO_LIMITS = PhotoLimits()
+# A capture's samples: the frontal and turned face embeddings, and the voice embedding.
+Sample = tuple[np.ndarray, list[np.ndarray], np.ndarray]
 
 
 def photo_640x480() -> bytes:
@@ -95,6 +131,7 @@ class PlainFlow:
 
     name = "plain"
     env: ClassVar[dict[str, str]] = PLAIN_ENV
+    steps: ClassVar[tuple[str, ...]] = ("/take_photo", "/record_voice", "/log_in")
 
     def __init__(self) -> None:
         self.photo = photo_640x480()
@@ -128,88 +165,151 @@ class PlainFlow:
         return steps
 
 
+class BenchInputRefused(RuntimeError):
+    """A check refused the benchmark's own input: the run would measure refusals."""
+
+
 class DefaultFlow:
-    """Both challenges on: the clip's person turns to the side asked for and says the digits."""
+    """Both challenges on: one capture of the clip's person turning to the side asked for,
+    timed on the clock of jackson's reading of the digits asked for."""
 
     name = "default"
     env: ClassVar[dict[str, str]] = {}
+    steps: ClassVar[tuple[str, ...]] = ("/log_in/capture", "/log_in")
 
     def __init__(self) -> None:
-        self.bursts = {
-            "right": [b64(frame) for frame in media.turn_burst()],
-            "left": [b64(frame) for frame in media.turn_burst(mirror=True)],
+        self.frames = {"right": media.capture_frames(), "left": media.capture_frames(mirror=True)}
+        # The frames' part of a capture body, serialised once per side.
+        self.frames_json = {
+            side: json.dumps([b64(frame) for frame in frames])
+            for side, frames in self.frames.items()
         }
-        self.readings: dict[str, bytes] = {}
+        self.readings: dict[str, tuple[bytes, list[int]]] = {}
         # Three readings of five digits, like the log-in's (takes 12-26; log-ins use 30-34).
         self.enrollment = [
             media.b64(media.jackson_reading(digits, first_take=12 + 5 * index))
             for index, digits in enumerate(ENROLLMENT_DIGITS)
         ]
+        self.frontal = media.jpeg(media.clip_frames([media.FRONTAL_FRAME])[0])
 
     def sign_up(self, url: str) -> None:
         """Register the clip's person with a frontal frame and three readings of jackson."""
         visitor = HttpVisitor(url)
-        frontal = media.jpeg(media.clip_frames([media.FRONTAL_FRAME])[0])
-        visitor.post("/take_photo", username=USERNAME, flow="sign_up", image=media.b64(frontal))
+        visitor.post("/take_photo", username=USERNAME, flow="sign_up", image=b64(self.frontal))
         for audio in self.enrollment:
             visitor.post("/record_voice", username=USERNAME, flow="sign_up", audio=audio)
         assert visitor.post("/sign_up", username=USERNAME).status_code == 201
 
-    def reading(self, digits: str) -> bytes:
-        """jackson reading these digits (built once per challenge text)."""
+    def reading(self, digits: str) -> tuple[bytes, list[int]]:
+        """jackson reading these digits, and the frame times spread over it (built once per
+        challenge text)."""
         if digits not in self.readings:
-            self.readings[digits] = media.jackson_reading(digits)
+            audio = media.jackson_reading(digits)
+            self.readings[digits] = audio, media.frame_times_over(len(self.frames["right"]), audio)
         return self.readings[digits]
 
     def bodies(self, visitor: HttpVisitor) -> list[bytes]:
-        """Fetch a challenge and answer it: the burst of its side and the reading of its digits."""
+        """Fetch a challenge and answer it: the capture of its side over the reading of its
+        digits."""
         challenge = visitor.get("/log_in/challenge", headers={"Accept": "application/json"}).json()
-        return [
-            body(username=USERNAME, flow="log_in", frames=self.bursts[challenge["turn"]]),
-            body(
-                username=USERNAME,
-                flow="log_in",
-                audio=b64(self.reading(Challenge.from_text(challenge["challenge"]).digits)),
-            ),
-        ]
+        audio, times = self.reading(Challenge.from_text(challenge["challenge"]).digits)
+        fields = json.dumps({"username": USERNAME, "frame_times_ms": times, "audio": b64(audio)})
+        # The frames spliced in as serialised once: the clients spend little CPU here.
+        frames = self.frames_json[challenge["turn"]]
+        return [f'{fields[:-1]}, "frames": {frames}}}'.encode()]
 
     def bare(self, models: Biometrics) -> Callable[[], list[Callable[[], object]]]:
-        """The same log-in's model work without the server, step by step, on fresh digits."""
-        rules = HeadTurnRules()
-        frames = [base64.b64decode(frame) for frame in self.bursts["right"]]
-        template = models.face.embed(load_image(frames[0], DEFAULTS.max_image_pixels))
-        speaker = models.voice.embed(speech_of(base64.b64decode(self.enrollment[0])))
-        turn = FaceChallenge("right")
-        limit = DEFAULTS.face_max_fused_distance
-        # Seeded: a random reading refused (about 2 % are) would stop the run; the first 60
-        # challenges of this seed all pass.
+        """The same log-in's model work without the server, on fresh challenges: the capture's
+        checks and embeddings as ``Accounts.take_capture`` runs them, then the decision."""
+        face_template = models.face.embed(load_image(self.frontal, DEFAULTS.max_image_pixels))
+        voice_template = enrollment_template(
+            [models.voice.embed(speech_of(base64.b64decode(a))) for a in self.enrollment]
+        )
+        limit = max_distance_for(
+            face_template, DEFAULTS.face_max_fused_distance, DEFAULTS.face_max_cosine_distance
+        )
+        turn_rules = HeadTurnRules()
+        # Seeded: a random challenge refused would stop the run (the digits check, the lip
+        # check and the voice match each refuse a few of jackson's readings). The first 65
+        # challenges of this seed (digits, then side) pass every check and the decision; the
+        # 66th (89999) is refused by the voice match, so --requests above 65 stops here.
         rng = random.Random("server bench")
 
-        def read() -> list[np.ndarray]:
-            rgb = [load_image(f, DEFAULTS.max_image_pixels) for f in frames]
-            burst = read_burst(rgb, models.face, turn, rules)
-            assert burst.frontal is not None, burst.motion.reasons
-            return [burst.frontal, *burst.turned]
-
         def steps() -> list[Callable[[], object]]:
-            challenge = new_challenge(rng)
-            audio = self.reading(challenge.digits)
+            challenge, turn = new_challenge(rng), new_face_challenge(rng)
+            kept: list[Sample] = []
 
-            def say() -> object:
-                speech = speech_of(audio)
-                assert check_challenge(speech, challenge, models.speech).passed
-                return models.voice.embed(speech)
+            def capture() -> object:
+                kept.append(self.capture(models, challenge, turn))
+                return kept[-1]
 
             def decide() -> object:
-                return (
-                    [verify_face(template, e, limit) for e in embeddings],
-                    voice_check(speaker, speaker, DEFAULTS.voice_min_similarity),
+                frontal, turned, voice = kept[-1]
+                face = verify_face(face_template, frontal, limit)
+                face_matched = face.matched and burst_matches(
+                    face_template, frontal, turned, limit, turn_rules.turned_distance_factor
                 )
+                spoken = voice_check(voice_template, voice, DEFAULTS.voice_min_similarity)
+                if not (face_matched and spoken.matched):
+                    raise BenchInputRefused(
+                        f"the decision refused the {turn.side} capture over jackson reading "
+                        f"{challenge.digits}: face distance {face.distance:.3f} (limit "
+                        f"{limit:.3f}, turned faces matched: {face_matched}), voice "
+                        f"similarity {spoken.similarity:.3f}"
+                    )
+                return face, spoken
 
-            embeddings = read()  # the decision's inputs, outside the timed steps
-            return [read, say, decide]
+            return [capture, decide]
 
         return steps
+
+    def capture(self, models: Biometrics, challenge: Challenge, turn: FaceChallenge) -> Sample:
+        """``Accounts.take_capture``'s work on the capture answering this challenge: the
+        frontal and turned face embeddings and the voice embedding; ``BenchInputRefused``
+        naming the check that refused it."""
+        what = f"the {turn.side} capture over jackson reading {challenge.digits}"
+        frames = self.frames[turn.side]
+        audio, times = self.reading(challenge.digits)
+        try:
+            check_capture_frame_count(len(frames))
+            check_burst_size(
+                [image_size(frame, DEFAULTS.max_image_pixels) for frame in frames],
+                DEFAULTS.max_frame_width_px,
+                DEFAULTS.max_frame_height_px,
+                DEFAULTS.max_capture_pixels,
+            )
+            samples = decode_audio(audio, DEFAULTS.max_audio_seconds)
+            speech = speech_samples(samples, DEFAULTS.min_speech_seconds)
+            if DEFAULTS.quality_checks:
+                check_recording_quality(samples, RECORDING_LIMITS)
+            check_frames_within_audio(times, 1000 * len(samples) / SAMPLE_RATE)
+            if not check_challenge(speech, challenge, models.speech).passed:
+                raise BenchInputRefused(f"the digits check refused {what}")
+            rgb = [load_image(frame, DEFAULTS.max_image_pixels) for frame in frames]
+            meshes = [models.mesh.faces(frame) for frame in rgb]
+            if any(len(faces) > 1 for faces in meshes):
+                raise BenchInputRefused(f"the landmarker found several faces in {what}")
+            openings = [mouth_opening(faces[0]) if faces else None for faces in meshes]
+            sync = check_sync(openings, times, samples, SyncRules())
+            if not sync.passed:
+                raise BenchInputRefused(
+                    f"the lip sync refused {what}: {sync.reason} (score {sync.score:.3f} at "
+                    f"{sync.delay_ms} ms over {sync.frames} frames, mouth movement "
+                    f"{sync.movement:.4f})"
+                )
+            turn_rules = HeadTurnRules()
+            picked = [rgb[i] for i in spread_indices(len(rgb), turn_rules.max_frames)]
+            burst = read_burst(picked, models.face, turn, turn_rules)
+            if burst.frontal is None:
+                raise BenchInputRefused(
+                    f"the head-turn check refused {what}: {burst.motion.message}"
+                )
+            best, face = burst.motion.best_frame, burst.frontal_face
+            if DEFAULTS.quality_checks and best is not None and face is not None:
+                check_photo_quality(picked[best], face, PHOTO_LIMITS, enrollment=False)
+        except FacevoiceError as error:
+            raise BenchInputRefused(f"{what} was refused: {error.message}") from error
+        return burst.frontal, list(burst.turned), models.voice.embed(speech)
 
 
 Flow = PlainFlow | DefaultFlow
@@ -221,10 +321,11 @@ def speech_of(audio: bytes) -> np.ndarray:
 
 
 def log_in(visitor: HttpVisitor, flow: Flow) -> tuple[list[float], bool]:
-    """One complete log-in; the three requests' times and whether every answer was right."""
+    """One complete log-in; its requests' times and whether every answer was right."""
     times, ok = [], True
     headers = {"X-CSRFToken": visitor.token, "Content-Type": "application/json"}
-    for path, data in zip(STEPS, [*flow.bodies(visitor), body(username=USERNAME)], strict=True):
+    bodies = [*flow.bodies(visitor), body(username=USERNAME)]
+    for path, data in zip(flow.steps, bodies, strict=True):
         start = time.perf_counter()
         answer = visitor.http.post(visitor.base_url + path, data=data, headers=headers, timeout=120)
         times.append(time.perf_counter() - start)
@@ -239,9 +340,9 @@ def bare_model_times(flow: Flow, repeat: int) -> dict[str, list[float]]:
     models = load_biometrics()
     models.warm_up()
     make_steps = flow.bare(models)
-    times: dict[str, list[float]] = {path: [] for path in STEPS}
+    times: dict[str, list[float]] = {path: [] for path in flow.steps}
     for _ in range(repeat):
-        for path, step in zip(STEPS, make_steps(), strict=True):
+        for path, step in zip(flow.steps, make_steps(), strict=True):
             times[path].extend(timed(step, 1))
     return times
 
@@ -318,9 +419,12 @@ def main() -> None:
     args = parser.parse_args()
     flows: list[Flow] = [PlainFlow(), DefaultFlow()]
     figures = {}
-    for flow in flows:
-        if args.flow in ("both", flow.name):
-            figures[flow.name] = bench_flow(flow, args)
+    try:
+        for flow in flows:
+            if args.flow in ("both", flow.name):
+                figures[flow.name] = bench_flow(flow, args)
+    except BenchInputRefused as refusal:
+        sys.exit(f"No figures: {refusal}.")
     if "default" in figures:
         plain_bare = figures["plain"]["bare_s"] if "plain" in figures else bare_log_in(PlainFlow())
         ratio = figures["default"]["server_s"] / plain_bare
@@ -336,7 +440,7 @@ def main() -> None:
 def bare_log_in(flow: Flow, repeat: int = 10) -> float:
     """Median seconds of a log-in's bare model work, step by step."""
     bare = bare_model_times(flow, repeat)
-    return sum(statistics.median(bare[p]) for p in STEPS)
+    return sum(statistics.median(bare[p]) for p in flow.steps)
 
 
 def bench_flow(flow: Flow, args: argparse.Namespace) -> dict[str, float]:
@@ -363,11 +467,12 @@ def report(
     """Measure latency, throughput and memory on a running server; print and return them."""
     memory_warm = worker_memory_mb(server)
     visitor = HttpVisitor(server.url)
-    served: dict[str, list[float]] = {path: [] for path in STEPS}
-    for _ in range(args.requests):
+    served: dict[str, list[float]] = {path: [] for path in flow.steps}
+    for number in range(1, args.requests + 1):
         times, ok = log_in(visitor, flow)
-        assert ok, "a benchmark log-in failed"
-        for path, seconds in zip(STEPS, times, strict=True):
+        if not ok:  # the server's answer is printed above
+            raise BenchInputRefused(f"the server refused benchmark log-in {number}")
+        for path, seconds in zip(flow.steps, times, strict=True):
             served[path].append(seconds)
     bare = bare_model_times(flow, args.requests)
 
@@ -377,15 +482,15 @@ def report(
     )
     print(f"Cold start (launch to first answered log-in): {cold:.1f} s\n")
     print("Latency (ms)        server p50  server p95   bare p50   bare p95   p50 ratio")
-    for path in STEPS:
+    for path in flow.steps:
         s50, s95 = percentile(served[path], 0.5), percentile(served[path], 0.95)
         b50, b95 = percentile(bare[path], 0.5), percentile(bare[path], 0.95)
         print(
             f"  {path:16s} {s50 * 1000:10.1f} {s95 * 1000:11.1f} {b50 * 1000:10.1f} "
             f"{b95 * 1000:10.1f} {s50 / b50:11.2f}"
         )
-    server_login = sum(statistics.median(served[p]) for p in STEPS)
-    bare_login = sum(statistics.median(bare[p]) for p in STEPS)
+    server_login = sum(statistics.median(served[p]) for p in flow.steps)
+    bare_login = sum(statistics.median(bare[p]) for p in flow.steps)
     ratio = server_login / bare_login
     print(
         f"  complete log-in  {server_login * 1000:10.1f} {'':11s} {bare_login * 1000:10.1f} "
