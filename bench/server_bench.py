@@ -9,8 +9,9 @@ lockout on), once per log-in flow, and prints each figure beside its target:
   frames of the clip's person turning to their right and back (mirrored for a "left"
   challenge), spread evenly over jackson reading the five digits asked for, with each
   frame's time on the recording's clock; then ``POST /log_in``. The server checks the
-  recording's quality, the digits, one face per frame, the lips against the speech
-  (``lipsync``), the head turn on frames spread over the capture, and then decides. Its
+  recording's quality, the digits, one face per frame, the depth (``structure``), the lips
+  against the speech (``lipsync``), the head turn on at most 16 frames spread over the turn,
+  and then decides. Its
   bare compute (the overhead ratio's denominator) is the same work through the library,
   without Flask, on challenges from a seeded generator.
 - ``plain``: challenges off, the described system's single photo (``POST /take_photo``) and
@@ -19,7 +20,8 @@ lockout on), once per log-in flow, and prints each figure beside its target:
 The clip's mouth and jackson's digits are not one recording: the lip check passes them by
 chance, as it passes most unrelated speech over a speaking mouth, and may refuse a few
 challenges, as the digits check and the voice match refuse a few of jackson's readings. A
-refused bench input stops the run with the reason (the server's answer, or the bare check's).
+log-in the server refuses is counted apart and tried again with a new challenge (the count
+is printed); in the bare part, a refused input stops the run with the reason.
 
     .venv/bin/python bench/server_bench.py [--flow both|default|plain] [--seconds 60]
         [--requests 50] [--clients 4]
@@ -48,9 +50,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from facevoice.biometrics.audio import SAMPLE_RATE, decode_audio, load_speech, speech_samples
 from facevoice.biometrics.capture import (
+    MAX_TURN_FRAMES,
     check_capture_frame_count,
     check_frames_within_audio,
-    spread_indices,
+    turn_window,
 )
 from facevoice.biometrics.face import max_distance_for, verify_face
 from facevoice.biometrics.images import image_size, load_image
@@ -71,6 +74,7 @@ from facevoice.biometrics.quality import (
     check_recording_quality,
 )
 from facevoice.biometrics.speech import Challenge, check_challenge, new_challenge
+from facevoice.biometrics.structure import StructureRules, check_structure, nose_offset
 from facevoice.biometrics.voice import enrollment_template, voice_check
 from facevoice.config import Settings
 from facevoice.errors import FacevoiceError
@@ -289,7 +293,11 @@ class DefaultFlow:
             meshes = [models.mesh.faces(frame) for frame in rgb]
             if any(len(faces) > 1 for faces in meshes):
                 raise BenchInputRefused(f"the landmarker found several faces in {what}")
-            openings = [mouth_opening(faces[0]) if faces else None for faces in meshes]
+            one_face = [faces[0] if faces else None for faces in meshes]
+            depth = check_structure(one_face, StructureRules())
+            if not depth.passed:
+                raise BenchInputRefused(f"the depth check refused {what}: {depth.reason}")
+            openings = [mouth_opening(mesh) if mesh is not None else None for mesh in one_face]
             sync = check_sync(openings, times, samples, SyncRules())
             if not sync.passed:
                 raise BenchInputRefused(
@@ -298,7 +306,9 @@ class DefaultFlow:
                     f"{sync.movement:.4f})"
                 )
             turn_rules = HeadTurnRules()
-            picked = [rgb[i] for i in spread_indices(len(rgb), turn_rules.max_frames)]
+            noses = [nose_offset(mesh) if mesh is not None else None for mesh in one_face]
+            window = turn_window(noses, MAX_TURN_FRAMES, turn_rules.min_frames)
+            picked = [rgb[i] for i in window]
             burst = read_burst(picked, models.face, turn, turn_rules)
             if burst.frontal is None:
                 raise BenchInputRefused(
@@ -468,10 +478,17 @@ def report(
     memory_warm = worker_memory_mb(server)
     visitor = HttpVisitor(server.url)
     served: dict[str, list[float]] = {path: [] for path in flow.steps}
-    for number in range(1, args.requests + 1):
+    # The server draws the challenges; the bench's fixed input fails a few of them (the clip's
+    # mouth and jackson's digits are not one recording, and some readings are not heard as
+    # the digits). Such a log-in is counted apart and tried again with a new challenge.
+    refused = 0
+    while len(served[flow.steps[0]]) < args.requests:
         times, ok = log_in(visitor, flow)
         if not ok:  # the server's answer is printed above
-            raise BenchInputRefused(f"the server refused benchmark log-in {number}")
+            refused += 1
+            if refused > max(3, args.requests // 5):
+                raise BenchInputRefused(f"the server refused {refused} benchmark log-ins")
+            continue
         for path, seconds in zip(flow.steps, times, strict=True):
             served[path].append(seconds)
     bare = bare_model_times(flow, args.requests)
@@ -481,6 +498,8 @@ def report(
         f"{args.clients} clients for {args.seconds:.0f} s\n"
     )
     print(f"Cold start (launch to first answered log-in): {cold:.1f} s\n")
+    if refused:
+        print(f"Refused for the bench's own input, tried again with a new challenge: {refused}\n")
     print("Latency (ms)        server p50  server p95   bare p50   bare p95   p50 ratio")
     for path in flow.steps:
         s50, s95 = percentile(served[path], 0.5), percentile(served[path], 0.95)

@@ -19,10 +19,11 @@ from facevoice.auth.recovery_codes import RecoveryCodes
 from facevoice.auth.recovery_codes import new_set as new_recovery_codes
 from facevoice.biometrics.audio import SAMPLE_RATE, decode_audio, speech_samples
 from facevoice.biometrics.capture import (
+    MAX_TURN_FRAMES,
     CaptureUpload,
     check_capture_frame_count,
     check_frames_within_audio,
-    spread_indices,
+    turn_window,
 )
 from facevoice.biometrics.face import mean_embedding
 from facevoice.biometrics.images import image_size, load_image
@@ -45,6 +46,7 @@ from facevoice.biometrics.quality import (
 )
 from facevoice.biometrics.speech import ADVICE as SPOKEN_CHALLENGE_ADVICE
 from facevoice.biometrics.speech import Challenge, check_challenge
+from facevoice.biometrics.structure import StructureRules, check_structure, nose_offset
 from facevoice.biometrics.voice import enrollment_template
 from facevoice.config import Settings
 from facevoice.errors import (
@@ -94,6 +96,7 @@ class Accounts:
         self.models = models
         self.turn_rules = HeadTurnRules()
         self.sync_rules = SyncRules()
+        self.structure_rules = StructureRules()
         self.skipped_checks = frozenset(
             name.strip() for name in settings.testing_skip_checks.split(",") if name.strip()
         )
@@ -176,9 +179,10 @@ class Accounts:
         """Check a one-capture log-in without the template and keep its samples in the attempt.
 
         The frames' sizes are checked from their headers, then the recording is read (quality,
-        and the ``digits`` when given), then the frames: one face on every frame, the mouth
-        moving with the speech (``lipsync``), and the ``turn`` when given (as a burst's, on at
-        most ``max_frames`` frames spread over the capture). A failed check raises
+        and the ``digits`` when given), then the frames' landmarks: one face on every frame,
+        a head rather than a picture (``structure``, when a ``turn`` is asked), the mouth
+        moving with the speech (``lipsync``); then the ``turn`` when given (as a burst's, on
+        at most ``MAX_TURN_FRAMES`` frames spread over the turn). A failed check raises
         ``LivenessFailed`` (422) with advice and counts as a failed log-in; nothing is kept.
         Checks named in ``testing_skip_checks`` are skipped (tests only).
         """
@@ -191,27 +195,59 @@ class Accounts:
             self._check_digits(speech, digits, attempt.username, client_ip)
         rgb = [load_image(frame, settings.max_image_pixels) for frame in capture.frames]
         meshes = [self.models.mesh.faces(frame) for frame in rgb]
-        if any(len(faces) > 1 for faces in meshes):
-            self._failed_challenge(attempt.username, client_ip, "face_challenge_failed")
-            raise LivenessFailed(advice_for([SEVERAL_FACES]))
-        if "sync" not in skip:  # before the turn: it needs only the landmarks found above
-            openings = [mouth_opening(faces[0]) if faces else None for faces in meshes]
-            sync = check_sync(openings, capture.frame_times_ms, samples, self.sync_rules)
-            if not sync.passed:
-                self._failed_challenge(attempt.username, client_ip, "lip_sync_failed")
-                raise LivenessFailed(sync.advice)
-        frontal, turned = self._read_capture_turn(rgb, turn, attempt.username, client_ip)
+        one_face = self._check_capture_landmarks(
+            meshes, turn, capture, samples, attempt.username, client_ip
+        )
+        frontal, turned = self._read_capture_turn(rgb, one_face, turn, attempt.username, client_ip)
         attempt.save_face(frontal)
         attempt.save_burst(turned)
         attempt.save_voice(self.models.voice.embed(speech), None)
 
+    def _check_capture_landmarks(
+        self,
+        meshes: list[list[np.ndarray]],
+        turn: FaceChallenge | None,
+        capture: CaptureUpload,
+        samples: np.ndarray,
+        username: str,
+        client_ip: str,
+    ) -> list[np.ndarray | None]:
+        """The capture's checks on its landmarks alone (cheap, so before the turn's): one face
+        per frame, a head rather than a picture when a ``turn`` is asked, and the lips.
+        Returns each frame's face mesh (None where no face was found)."""
+        skip = self.skipped_checks
+        if any(len(faces) > 1 for faces in meshes):
+            self._failed_challenge(username, client_ip, "face_challenge_failed")
+            raise LivenessFailed(advice_for([SEVERAL_FACES]))
+        one_face = [faces[0] if faces else None for faces in meshes]
+        if turn is not None and "depth" not in skip:
+            structure = check_structure(one_face, self.structure_rules)
+            if not structure.passed:
+                self._failed_challenge(username, client_ip, "face_challenge_failed")
+                raise LivenessFailed(structure.advice)
+        if "sync" not in skip:
+            openings = [mouth_opening(mesh) if mesh is not None else None for mesh in one_face]
+            sync = check_sync(openings, capture.frame_times_ms, samples, self.sync_rules)
+            if not sync.passed:
+                self._failed_challenge(username, client_ip, "lip_sync_failed")
+                raise LivenessFailed(sync.advice)
+        return one_face
+
     def _read_capture_turn(
-        self, rgb: list[np.ndarray], turn: FaceChallenge | None, username: str, client_ip: str
+        self,
+        rgb: list[np.ndarray],
+        meshes: list[np.ndarray | None],
+        turn: FaceChallenge | None,
+        username: str,
+        client_ip: str,
     ) -> tuple[np.ndarray, list[np.ndarray]]:
-        """The frontal and turned embeddings of a capture, after its head-turn check."""
+        """The frontal and turned embeddings of a capture, after its head-turn check on the
+        frames of the turn (found from the landmarks)."""
         if turn is None or "turn" in self.skipped_checks:
             return self._checked_embedding(rgb[0], enrollment=False), []
-        frames = [rgb[i] for i in spread_indices(len(rgb), self.turn_rules.max_frames)]
+        noses = [nose_offset(mesh) if mesh is not None else None for mesh in meshes]
+        picked = turn_window(noses, MAX_TURN_FRAMES, self.turn_rules.min_frames)
+        frames = [rgb[i] for i in picked]
         burst = read_burst(frames, self.models.face, turn, self.turn_rules)
         if burst.frontal is None:
             self._failed_challenge(username, client_ip, "face_challenge_failed")

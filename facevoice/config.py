@@ -91,7 +91,7 @@ class Settings:
         default="",
         metadata={
             "doc": "Tests only (needs TESTING): log-in capture checks to skip, by name (commas: "
-            "turn, digits, sync)"
+            "turn, depth, digits, sync)"
         },
     )
     max_request_bytes: int = field(

@@ -343,3 +343,66 @@ def clip_sound() -> tuple[np.ndarray, dict[int, int]]:
             for number, frame in enumerate(container.decode(video=0))
         }
     return np.concatenate(parts).astype(np.float32), times
+
+
+# Prints bent on a cylinder, for the 3-D structure check (tests/test_structure.py,
+# bench/structure_attacks.py).
+
+
+def _bent_print_points(
+    u: np.ndarray, v: np.ndarray, radius: float, axis: str, degrees: float, focal: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where the print's centred pixel (u, v) shows in the frame (centred): the print bent on
+    a cylinder of ``radius`` pixels (its edges away from the camera; ``axis`` "vertical":
+    bent across its width, "horizontal": across its height), turned by ``degrees`` about
+    the vertical axis, seen in perspective."""
+    if axis == "vertical":
+        x, y, z = radius * np.sin(u / radius), v, radius * (1 - np.cos(u / radius))
+    else:
+        x, y, z = u, radius * np.sin(v / radius), radius * (1 - np.cos(v / radius))
+    angle = np.radians(degrees)
+    turned_x = x * np.cos(angle) + z * np.sin(angle)
+    depth = focal - x * np.sin(angle) + z * np.cos(angle)
+    return focal * turned_x / depth, focal * y / depth
+
+
+def bent_photo_frame(frame: Image.Image, degrees: float, radius: float, axis: str) -> np.ndarray:
+    """A print of ``frame`` bent on a cylinder and turned (see ``_bent_print_points``): each
+    frame pixel is traced back to the print by Gauss-Newton steps, then sampled bilinearly."""
+    width, height = frame.size
+    focal = 1.5 * width
+    source = np.asarray(frame.convert("RGB"), dtype=np.float32)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    x, y = x - width / 2, y - height / 2
+    u, v = x.copy(), y.copy()
+    step = 0.5
+    for _ in range(8):
+        fx, fy = _bent_print_points(u, v, radius, axis, degrees, focal)
+        ux, uy = _bent_print_points(u + step, v, radius, axis, degrees, focal)
+        vx, vy = _bent_print_points(u, v + step, radius, axis, degrees, focal)
+        a, b = (ux - fx) / step, (vx - fx) / step
+        c, d = (uy - fy) / step, (vy - fy) / step
+        ex, ey = x - fx, y - fy
+        det = a * d - b * c
+        det = np.where(np.abs(det) < 1e-9, 1e-9, det)
+        u += (d * ex - b * ey) / det
+        v += (a * ey - c * ex) / det
+    px, py = u + width / 2, v + height / 2
+    inside = (px >= 0) & (px <= width - 1) & (py >= 0) & (py <= height - 1)
+    px, py = np.clip(px, 0, width - 1.001), np.clip(py, 0, height - 1.001)
+    x0, y0 = px.astype(np.int64), py.astype(np.int64)
+    fx, fy = (px - x0)[..., None], (py - y0)[..., None]
+    top = source[y0, x0] * (1 - fx) + source[y0, x0 + 1] * fx
+    bottom = source[y0 + 1, x0] * (1 - fx) + source[y0 + 1, x0 + 1] * fx
+    out = top * (1 - fy) + bottom * fy
+    out[~inside] = 128
+    return out.astype(np.uint8)
+
+
+def bent_photo_burst(
+    name: str, radius: float, axis: str, max_degrees: float = 35.0, count: int = 12
+) -> list[np.ndarray]:
+    """A print of a photo under faces/ bent on a cylinder, turned to ``max_degrees`` and back."""
+    frame = webcam_photo(name)
+    angles = max_degrees * np.sin(np.linspace(0, np.pi, count))
+    return [bent_photo_frame(frame, float(a), radius, axis) for a in angles]

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from facevoice.biometrics.capture import turn_window
 from tests import media
 from tests.conftest import CHALLENGE, WITHOUT_SYNC, Challenger, failures, send_capture
 from tests.media import capture_frames, frame_times_over, jackson_reading, jpeg, webcam_photo
@@ -126,3 +127,17 @@ def test_a_capture_whose_frames_are_not_images_is_4xx(
     answer = send_capture(challenger, hamilton, [b"GIF89a not really"] * 8)
     assert 400 <= answer.status_code < 500
     assert answer.json["message"]
+
+
+def test_the_turn_frames_span_the_turn_and_its_return_not_the_digits() -> None:
+    # Facing the camera, turning (the nose goes 0.3 eye distances aside), back, then 30
+    # frames facing the camera while the digits are said.
+    noses = [0.0] * 5 + [0.1, 0.2, 0.3, 0.3, 0.2, 0.1] + [0.0] * 30
+    picked = turn_window(noses, 16, 8)
+    assert picked[0] == 0 and 7 in picked
+    assert 10 < picked[-1] < 20
+    assert picked == sorted(set(picked))
+
+
+def test_the_turn_frames_are_at_least_the_least_asked_for() -> None:
+    assert len(turn_window([0.0, 0.3, 0.0, *[None] * 20, 0.0], 16, 8)) >= 8

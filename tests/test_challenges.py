@@ -78,16 +78,16 @@ def test_log_in_photos_and_recordings_sent_apart_are_refused_while_a_challenge_i
         assert "/log_in/capture" in answer.json["message"]
 
 
-def test_a_still_picture_is_refused_by_the_lips_first(
+def test_a_still_picture_is_refused_by_the_depth_check_first(
     challenger: Challenger, hamilton: str
 ) -> None:
     challenger.challenge()
     answer = send_capture(challenger, hamilton, [capture_frames()[-1]] * 20)
     assert answer.status_code == 422
-    assert "mouth move" in answer.json["message"]
+    assert "turn as a head does" in answer.json["message"]
 
 
-@pytest.mark.parametrize("settings_overrides", [WITHOUT_SYNC])
+@pytest.mark.parametrize("settings_overrides", [{**FIXED, "testing_skip_checks": "depth,sync"}])
 def test_a_still_picture_is_refused_by_the_head_turn_check(
     challenger: Challenger, hamilton: str
 ) -> None:
@@ -122,17 +122,31 @@ def test_the_users_voice_saying_other_digits_is_refused(
     assert "did not hear the digits" in answer.json["message"]
 
 
-def test_a_printed_photo_turned_while_the_users_voice_says_the_digits_is_refused_by_the_lips(
-    challenger: Challenger, hamilton: str
-) -> None:
+def printed_photo_turned() -> list[bytes]:
+    """A print of the clip's frontal frame (the enrolled face) turned to 45° and back."""
     print_ = Image.fromarray(media.clip_frames([FRONTAL_FRAME])[0])
     angles = 45 * np.sin(np.linspace(0, np.pi, 40))
-    frames = [jpeg(media.turned_photo_frame(print_, float(a))) for a in angles]
+    return [jpeg(media.turned_photo_frame(print_, float(a))) for a in angles]
+
+
+def test_a_printed_photo_turned_while_the_users_voice_says_the_digits_is_refused_as_flat(
+    challenger: Challenger, hamilton: str
+) -> None:
     challenger.challenge()
-    answer = send_capture(challenger, hamilton, frames)
+    answer = send_capture(challenger, hamilton, printed_photo_turned())
+    assert answer.status_code == 422
+    assert "not a picture" in answer.json["message"]
+    assert challenger.post("/log_in", username=hamilton).status_code == 400
+
+
+@pytest.mark.parametrize("settings_overrides", [{**FIXED, "testing_skip_checks": "depth"}])
+def test_a_printed_photo_turned_is_also_refused_by_the_lips(
+    challenger: Challenger, hamilton: str
+) -> None:
+    challenger.challenge()
+    answer = send_capture(challenger, hamilton, printed_photo_turned())
     assert answer.status_code == 422
     assert "mouth move" in answer.json["message"]
-    assert challenger.post("/log_in", username=hamilton).status_code == 400
 
 
 @pytest.mark.parametrize("settings_overrides", [{**FIXED, "testing_skip_checks": "digits"}])
@@ -204,6 +218,7 @@ def test_an_expired_challenge_is_refused(challenger: Challenger, hamilton: str) 
         {"fixed_voice_challenge": CHALLENGE},
         {"fixed_face_turn": "left"},
         {"testing_skip_checks": "sync"},
+        {"testing_skip_checks": "depth"},
     ],
 )
 def test_fixed_challenges_and_skipped_checks_are_refused_outside_tests(

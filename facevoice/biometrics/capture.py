@@ -17,6 +17,9 @@ from facevoice.errors import BadInput
 
 MIN_FRAMES = 8
 MAX_FRAMES = 150
+# The head-turn check's frames, spread over the turn (bench/server_bench.py: each costs a
+# detection and an SFace embedding, about 34 ms).
+MAX_TURN_FRAMES = 16
 
 
 def check_capture_frame_count(count: int) -> None:
@@ -33,6 +36,28 @@ def spread_indices(count: int, most: int) -> list[int]:
     if count <= most:
         return list(range(count))
     return sorted({round(i) for i in np.linspace(0, count - 1, most)})
+
+
+def turn_window(noses: Sequence[float | None], most: int, least: int) -> list[int]:
+    """``least`` to ``most`` frame indices, evenly spread, over the head turn: from the first
+    frame to a little after the nose comes back from the farthest it went.
+
+    ``noses`` holds each frame's sideways nose offset (``structure.nose_offset``; None where no
+    single face was seen). The frames after the turn (the digits, facing the camera) show
+    nothing the head-turn check needs, and each of its frames costs a face detection and an
+    embedding.
+    """
+    seen = [i for i, offset in enumerate(noses) if offset is not None]
+    if len(seen) < 2:
+        return spread_indices(len(noses), most)
+    start = noses[seen[0]]
+    assert start is not None
+    away = {i: abs(noses[i] - start) for i in seen}  # type: ignore[operator]
+    peak = max(seen, key=away.__getitem__)
+    back = next((i for i in seen if i > peak and away[i] < away[peak] / 3), seen[-1])
+    end = back + (back - seen[0]) // 4  # and some frames facing the camera again
+    end = min(len(noses) - 1, max(end, seen[0] + least - 1))
+    return [seen[0] + i for i in spread_indices(end - seen[0] + 1, most)]
 
 
 def check_frames_within_audio(frame_times_ms: Sequence[int], audio_ms: float) -> None:

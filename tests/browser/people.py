@@ -11,7 +11,7 @@ from typing import Any
 from playwright.sync_api import ConsoleMessage, Error, Locator, Page, Request, expect
 
 SETTLED = re.compile(r"^(ok|error)$")  # a status line's data-state once a step is done
-CAPTURE_TIMEOUT_MS = 30_000  # countdown or recording, upload, and the models' work
+CAPTURE_TIMEOUT_MS = 60_000  # countdown, the capture (11.5 s) or recording, upload, the models
 PHOTO_BUTTON = re.compile(r"^(Retake|Take) photo$")
 CAPTURE_BUTTON = re.compile(r"^(Start the capture|Capture again)$")
 # The log-in page's record button: the sentence, or the digits of a spoken challenge.

@@ -149,7 +149,7 @@ def test_person_turning_as_asked_and_saying_the_digits_logs_in(
     assert someone.posts == ["capture", "log_in"]
 
 
-def test_still_picture_is_refused_because_the_head_did_not_turn(
+def test_still_picture_is_refused_because_it_does_not_turn_as_a_head(
     registered: str, person: PersonFactory
 ) -> None:
     someone = person(camera=CLIP_STILL, microphone=jackson_says(DIGITS, late=True))
@@ -157,7 +157,7 @@ def test_still_picture_is_refused_because_the_head_did_not_turn(
     someone.username_box.fill(registered)
     capture = someone.capture()
     expect(capture).to_have_attribute("data-state", "error")
-    expect(capture).to_contain_text("Turn your head further to the side shown")
+    expect(capture).to_contain_text("We could not see your face turn as a head does")
     expect(capture).to_contain_text(
         "For your next try: turn your head to your right, then say the new digits 4 7 1 9 2."
     )
