@@ -10,8 +10,8 @@ lockout on), once per log-in flow, and prints each figure beside its target:
   challenge), spread evenly over jackson reading the five digits asked for, with each
   frame's time on the recording's clock; then ``POST /log_in``. The server checks the
   recording's quality, the digits, one face per frame, the depth (``structure``), the lips
-  against the speech (``lipsync``), the head turn on at most 16 frames spread over the turn,
-  and then decides. Its
+  against the speech (``lipsync``), the head turn on at most 16 frames spread over the turn
+  and 6 after it, and then decides. Its
   bare compute (the overhead ratio's denominator) is the same work through the library,
   without Flask, on challenges from a seeded generator.
 - ``plain``: challenges off, the described system's single photo (``POST /take_photo``) and
@@ -50,10 +50,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from facevoice.biometrics.audio import SAMPLE_RATE, decode_audio, load_speech, speech_samples
 from facevoice.biometrics.capture import (
+    MAX_LATER_FRAMES,
     MAX_TURN_FRAMES,
     check_capture_frame_count,
     check_frames_within_audio,
-    turn_window,
+    head_turn_frames,
 )
 from facevoice.biometrics.face import max_distance_for, verify_face
 from facevoice.biometrics.images import image_size, load_image
@@ -307,7 +308,9 @@ class DefaultFlow:
                 )
             turn_rules = HeadTurnRules()
             noses = [nose_offset(mesh) if mesh is not None else None for mesh in one_face]
-            window = turn_window(noses, MAX_TURN_FRAMES, turn_rules.min_frames)
+            window = head_turn_frames(
+                noses, MAX_TURN_FRAMES, MAX_LATER_FRAMES, turn_rules.min_frames
+            )
             picked = [rgb[i] for i in window]
             burst = read_burst(picked, models.face, turn, turn_rules)
             if burst.frontal is None:

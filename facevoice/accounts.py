@@ -19,11 +19,12 @@ from facevoice.auth.recovery_codes import RecoveryCodes
 from facevoice.auth.recovery_codes import new_set as new_recovery_codes
 from facevoice.biometrics.audio import SAMPLE_RATE, decode_audio, speech_samples
 from facevoice.biometrics.capture import (
+    MAX_LATER_FRAMES,
     MAX_TURN_FRAMES,
     CaptureUpload,
     check_capture_frame_count,
     check_frames_within_audio,
-    turn_window,
+    head_turn_frames,
 )
 from facevoice.biometrics.face import mean_embedding
 from facevoice.biometrics.images import image_size, load_image
@@ -182,8 +183,9 @@ class Accounts:
         and the ``digits`` when given), then the frames' landmarks: one face on every frame,
         a head rather than a picture (``structure``, when a ``turn`` is asked), the mouth
         moving with the speech (``lipsync``); then the ``turn`` when given (as a burst's, on
-        at most ``MAX_TURN_FRAMES`` frames spread over the turn). A failed check raises
-        ``LivenessFailed`` (422) with advice and counts as a failed log-in; nothing is kept.
+        frames spread over the turn and a few over the rest: ``head_turn_frames``). A failed
+        check raises ``LivenessFailed`` (422) with advice and counts as a failed log-in;
+        nothing is kept.
         Checks named in ``testing_skip_checks`` are skipped (tests only).
         """
         settings, skip = self.settings, self.skipped_checks
@@ -242,11 +244,13 @@ class Accounts:
         client_ip: str,
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """The frontal and turned embeddings of a capture, after its head-turn check on the
-        frames of the turn (found from the landmarks)."""
+        frames of the turn (found from the landmarks) and a few after it."""
         if turn is None or "turn" in self.skipped_checks:
             return self._checked_embedding(rgb[0], enrollment=False), []
         noses = [nose_offset(mesh) if mesh is not None else None for mesh in meshes]
-        picked = turn_window(noses, MAX_TURN_FRAMES, self.turn_rules.min_frames)
+        picked = head_turn_frames(
+            noses, MAX_TURN_FRAMES, MAX_LATER_FRAMES, self.turn_rules.min_frames
+        )
         frames = [rgb[i] for i in picked]
         burst = read_burst(frames, self.models.face, turn, self.turn_rules)
         if burst.frontal is None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from facevoice.biometrics.capture import turn_window
+from facevoice.biometrics.capture import head_turn_frames, turn_window
 from tests import media
 from tests.conftest import CHALLENGE, WITHOUT_SYNC, Challenger, failures, send_capture
 from tests.media import capture_frames, frame_times_over, jackson_reading, jpeg, webcam_photo
@@ -141,3 +141,13 @@ def test_the_turn_frames_span_the_turn_and_its_return_not_the_digits() -> None:
 
 def test_the_turn_frames_are_at_least_the_least_asked_for() -> None:
     assert len(turn_window([0.0, 0.3, 0.0, *[None] * 20, 0.0], 16, 8)) >= 8
+
+
+def test_the_head_turn_check_also_reads_a_few_frames_after_the_turn() -> None:
+    noses = [0.0] * 5 + [0.1, 0.2, 0.3, 0.3, 0.2, 0.1] + [0.0] * 30
+    turn = turn_window(noses, 16, 8)
+    picked = head_turn_frames(noses, 16, 6, 8)
+    later = picked[len(turn) :]
+    assert picked[: len(turn)] == turn
+    assert len(later) == 6 and later[-1] == len(noses) - 1
+    assert min(later) > turn[-1]

@@ -189,6 +189,21 @@ def test_an_impostor_spliced_into_the_turn_is_refused_and_not_kept(
 
 
 @pytest.mark.parametrize("settings_overrides", [WITHOUT_SYNC])
+def test_another_face_saying_the_digits_after_the_users_turn_is_refused(
+    challenger: Challenger, hamilton: str
+) -> None:
+    # The user's turn replayed, then someone else in front of the camera for the digits.
+    impostor = jpeg(np.asarray(media.webcam_photo("biden.jpg")))
+    frames = list(capture_frames())
+    frames[-12:] = [impostor] * 12
+    challenger.challenge()
+    answer = send_capture(challenger, hamilton, frames)
+    assert answer.status_code == 422
+    assert "only you" in answer.json["message"]
+    assert challenger.post("/log_in", username=hamilton).status_code == 400
+
+
+@pytest.mark.parametrize("settings_overrides", [WITHOUT_SYNC])
 def test_another_face_turning_is_refused_at_log_in(challenger: Challenger) -> None:
     phrases = [jackson_phrase(i) for i in range(3)]
     assert challenger.sign_up("obama", media.photo("obama.jpg"), phrases).status_code == 201

@@ -17,9 +17,10 @@ from facevoice.errors import BadInput
 
 MIN_FRAMES = 8
 MAX_FRAMES = 150
-# The head-turn check's frames, spread over the turn (bench/server_bench.py: each costs a
-# detection and an SFace embedding, about 34 ms).
+# The head-turn check's frames, spread over the turn and over the rest of the capture
+# (README, "Head-turn challenge": each costs a detection and an SFace embedding, about 34 ms).
 MAX_TURN_FRAMES = 16
+MAX_LATER_FRAMES = 6
 
 
 def check_capture_frame_count(count: int) -> None:
@@ -43,9 +44,7 @@ def turn_window(noses: Sequence[float | None], most: int, least: int) -> list[in
     frame to a little after the nose comes back from the farthest it went.
 
     ``noses`` holds each frame's sideways nose offset (``structure.nose_offset``; None where no
-    single face was seen). The frames after the turn (the digits, facing the camera) show
-    nothing the head-turn check needs, and each of its frames costs a face detection and an
-    embedding.
+    single face was seen).
     """
     seen = [i for i, offset in enumerate(noses) if offset is not None]
     if len(seen) < 2:
@@ -58,6 +57,19 @@ def turn_window(noses: Sequence[float | None], most: int, least: int) -> list[in
     end = back + (back - seen[0]) // 4  # and some frames facing the camera again
     end = min(len(noses) - 1, max(end, seen[0] + least - 1))
     return [seen[0] + i for i in spread_indices(end - seen[0] + 1, most)]
+
+
+def head_turn_frames(
+    noses: Sequence[float | None], turn_frames: int, later_frames: int, least: int
+) -> list[int]:
+    """The frames the head-turn check reads: up to ``turn_frames`` over the turn, and up to
+    ``later_frames`` spread over the rest of the capture (the digits, facing the camera), so
+    that the same person is seen from the first frame to the last; the other frames cost only
+    their landmarks."""
+    turn = turn_window(noses, turn_frames, least)
+    rest = range(turn[-1] + 1, len(noses))
+    later = [rest[i] for i in spread_indices(len(rest), later_frames)] if rest else []
+    return turn + later
 
 
 def check_frames_within_audio(frame_times_ms: Sequence[int], audio_ms: float) -> None:
