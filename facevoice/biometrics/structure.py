@@ -79,11 +79,12 @@ def fit_homography(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     """The homography taking ``source`` points closest to ``target`` (normalised DLT)."""
     to_unit_source, to_unit_target = _normalising(source), _normalising(target)
     a, b = _apply(to_unit_source, source), _apply(to_unit_target, target)
-    rows = []
-    for (x, y), (u, v) in zip(a, b, strict=True):
-        rows.append([-x, -y, -1, 0, 0, 0, u * x, u * y, u])
-        rows.append([0, 0, 0, -x, -y, -1, v * x, v * y, v])
-    _, _, vt = np.linalg.svd(np.asarray(rows))
+    x, y, u, v = a[:, 0], a[:, 1], b[:, 0], b[:, 1]
+    zero, one = np.zeros_like(x), np.ones_like(x)
+    rows = np.empty((2 * len(a), 9))
+    rows[0::2] = np.stack([-x, -y, -one, zero, zero, zero, u * x, u * y, u], axis=1)
+    rows[1::2] = np.stack([zero, zero, zero, -x, -y, -one, v * x, v * y, v], axis=1)
+    _, _, vt = np.linalg.svd(rows, full_matrices=False)
     unit = vt[-1].reshape(3, 3)
     return np.linalg.inv(to_unit_target) @ unit @ to_unit_source
 
