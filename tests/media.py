@@ -219,12 +219,6 @@ def jpeg(rgb: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-@functools.cache
-def turn_burst(mirror: bool = False) -> tuple[bytes, ...]:
-    """The clip's person turning to their right and back (mirrored: to their left)."""
-    return tuple(jpeg(f) for f in clip_frames(TURN_TO_THE_RIGHT, mirror=mirror))
-
-
 # A one-capture log-in (README, "Liveness"): the clip's person turning to their right and
 # back, then facing the camera, filmed at 15 frames per second (the person leaves the
 # picture after frame 210).
@@ -241,11 +235,6 @@ def frame_times_over(count: int, audio: bytes) -> list[int]:
     """``count`` frame times spread evenly over a recording, in ms from its start."""
     last_ms = 1000 * len(decode_audio(audio, 60)) / SAMPLE_RATE - 50
     return [round(t) for t in np.linspace(0, last_ms, count)]
-
-
-def still_burst() -> list[bytes]:
-    """One frontal frame of the clip, eight times: a photo held to the camera."""
-    return [jpeg(clip_frames([FRONTAL_FRAME])[0])] * 8
 
 
 def jackson_reading(digits: str, first_take: int = 30) -> bytes:

@@ -65,7 +65,7 @@ def take_photo():  # type: ignore[no-untyped-def]
     require_passkey_first(username, flow)
     accounts = services().accounts
     if flow == SIGN_UP and data.get("frames") is not None:
-        # The sign-up page's short burst: the same field and reader as a log-in burst's.
+        # The sign-up page's short burst of frames.
         frames = base64_list_field(data, "frames", ENROLLMENT_MAX_FRAMES)
         used = accounts.take_enrollment_burst(current_attempt(username, flow), frames)
         return answer(200, f"Photo taken ({used} of {len(frames)} frames used).", frames_used=used)
