@@ -74,6 +74,17 @@ def test_clients_remove_deletes_the_client(data_dir: Path) -> None:
     assert result.exit_code == 1
 
 
+def test_client_ids_never_start_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn = iter(["-starts-like-an-option", "Xstarts-like-an-id"])
+    monkeypatch.setattr(store.secrets, "token_urlsafe", lambda _bytes: next(drawn))
+    assert store.new_client_id() == "Xstarts-like-an-id"
+
+
+def test_clients_remove_takes_an_id_after_double_dash(data_dir: Path) -> None:
+    out = json.loads(run("clients", "add", "--name", "Old", "--redirect-uri", "http://x", "--json"))
+    assert "removed" in run("clients", "remove", "--", out["client_id"])
+
+
 def test_rotate_signing_publishes_both_keys_and_signs_with_the_new_one(data_dir: Path) -> None:
     path = data_dir / "oidc-signing-keys.json"
     keys = KeyStore(path)

@@ -131,6 +131,14 @@ class OidcConsent(Base):
     granted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+def new_client_id() -> str:
+    """A random client id; never one starting with "-", which a command line takes for an option."""
+    while True:
+        client_id = secrets.token_urlsafe(CLIENT_ID_BYTES)
+        if not client_id.startswith("-"):
+            return client_id
+
+
 def add_client(
     database: Database,
     name: str,
@@ -140,7 +148,7 @@ def add_client(
     first_party: bool = False,
 ) -> tuple[str, str | None]:
     """Register a client; return its id and, for a confidential client, its secret (once)."""
-    client_id = secrets.token_urlsafe(CLIENT_ID_BYTES)
+    client_id = new_client_id()
     secret = None if public else secrets.token_urlsafe(SECRET_BYTES)
     with database.session() as session:
         session.add(
