@@ -288,10 +288,10 @@ class DefaultFlow:
             if DEFAULTS.quality_checks:
                 check_recording_quality(samples, RECORDING_LIMITS)
             check_frames_within_audio(times, 1000 * len(samples) / SAMPLE_RATE)
-            if not check_challenge(speech, challenge, models.speech).passed:
+            if not check_challenge(speech, challenge, models.digit_decoder()).passed:
                 raise BenchInputRefused(f"the digits check refused {what}")
             rgb = [load_image(frame, DEFAULTS.max_image_pixels) for frame in frames]
-            meshes = [models.mesh.faces(frame) for frame in rgb]
+            meshes = [models.landmarker().faces(frame) for frame in rgb]
             if any(len(faces) > 1 for faces in meshes):
                 raise BenchInputRefused(f"the landmarker found several faces in {what}")
             one_face = [faces[0] if faces else None for faces in meshes]

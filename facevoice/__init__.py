@@ -82,7 +82,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     database.upgrade_when_reachable()
     if models is None:
         models = load_biometrics(
-            settings.face_detect_width_px, settings.torch_threads, settings.face_landmarker_file
+            settings.face_detect_width_px,
+            settings.torch_threads,
+            settings.face_landmarker_file,
+            landmarks=settings.face_challenge or settings.voice_challenge,
+            digits=settings.voice_challenge,
         )
         if settings.warm_up:
             models.warm_up()

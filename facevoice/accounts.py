@@ -196,7 +196,7 @@ class Accounts:
         if digits is not None and "digits" not in skip:
             self._check_digits(speech, digits, attempt.username, client_ip)
         rgb = [load_image(frame, settings.max_image_pixels) for frame in capture.frames]
-        meshes = [self.models.mesh.faces(frame) for frame in rgb]
+        meshes = [self.models.landmarker().faces(frame) for frame in rgb]
         one_face = self._check_capture_landmarks(
             meshes, turn, capture, samples, attempt.username, client_ip
         )
@@ -280,7 +280,7 @@ class Accounts:
     ) -> None:
         """``LivenessFailed`` (422), counted as a failed log-in, unless the speech says the
         challenge's digits."""
-        if not check_challenge(speech, challenge, self.models.speech).passed:
+        if not check_challenge(speech, challenge, self.models.digit_decoder()).passed:
             self._failed_challenge(username, client_ip, "voice_challenge_failed")
             raise LivenessFailed(SPOKEN_CHALLENGE_ADVICE)
 

@@ -8,7 +8,14 @@ import pytest
 
 from facevoice.biometrics.capture import head_turn_frames, turn_window
 from tests import media
-from tests.conftest import CHALLENGE, WITHOUT_SYNC, Challenger, failures, send_capture
+from tests.conftest import (
+    CHALLENGE,
+    WITHOUT_CHALLENGES,
+    WITHOUT_SYNC,
+    Challenger,
+    failures,
+    send_capture,
+)
 from tests.media import capture_frames, frame_times_over, jackson_reading, jpeg, webcam_photo
 
 
@@ -34,6 +41,16 @@ def test_a_capture_needs_a_challenge_first(challenger: Challenger, hamilton: str
     answer = send_capture(challenger, hamilton)
     assert answer.status_code == 400
     assert "challenge" in answer.json["message"]
+
+
+@pytest.mark.parametrize("settings_overrides", [WITHOUT_CHALLENGES])
+def test_without_any_challenge_a_capture_is_400_pointing_to_photo_then_voice(
+    challenger: Challenger,
+) -> None:
+    frames = [jpeg(media.clip_frames([media.FRONTAL_FRAME])[0])] * 8
+    answer = challenger.capture("someone", frames, list(range(8)), jackson_reading(CHALLENGE))
+    assert answer.status_code == 400
+    assert "/take_photo" in answer.json["message"] and "/record_voice" in answer.json["message"]
 
 
 def test_a_challenge_answers_one_capture(challenger: Challenger, hamilton: str) -> None:

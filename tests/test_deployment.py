@@ -11,6 +11,7 @@ from flask import Flask, request
 from flask.testing import FlaskClient
 
 from facevoice import create_app
+from facevoice.biometrics.models import load_biometrics
 from facevoice.cli import main as cli
 from facevoice.config import Settings
 from facevoice.server import FacevoiceServer, gunicorn_options, startup_notes, worker_count
@@ -237,3 +238,43 @@ def test_hsts_can_cover_every_subdomain(client: FlaskClient) -> None:
 @pytest.mark.parametrize("settings_overrides", [{"hsts_include_subdomains": True}])
 def test_no_hsts_without_https(client: FlaskClient) -> None:
     assert "Strict-Transport-Security" not in client.get("/").headers
+
+
+# --- Models each configuration loads ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("challenges", "landmarks", "digits"),
+    [
+        ({"face_challenge": True, "voice_challenge": True}, True, True),
+        ({"face_challenge": True, "voice_challenge": False}, True, False),
+        ({"face_challenge": False, "voice_challenge": True}, True, True),
+        ({"face_challenge": False, "voice_challenge": False}, False, False),
+    ],
+)
+def test_a_worker_loads_the_landmarker_and_digit_decoder_only_for_its_challenges(
+    data_dir: Path,
+    models: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    challenges: dict[str, bool],
+    landmarks: bool,
+    digits: bool,
+) -> None:
+    asked: list[dict[str, Any]] = []
+
+    def load(*_args: Any, **kwargs: Any) -> Any:
+        asked.append(kwargs)
+        return models
+
+    monkeypatch.setattr("facevoice.load_biometrics", load)
+    create_app({"data_dir": str(data_dir), "warm_up": False, "TESTING": True, **challenges})
+    assert asked == [{"landmarks": landmarks, "digits": digits}]
+
+
+def test_models_loaded_without_challenges_have_no_landmarker_or_digit_decoder() -> None:
+    plain = load_biometrics(landmarks=False, digits=False)
+    assert plain.mesh is None and plain.speech is None
+    with pytest.raises(RuntimeError, match="landmarker"):
+        plain.landmarker()
+    with pytest.raises(RuntimeError, match="decoder"):
+        plain.digit_decoder()

@@ -14,7 +14,7 @@ from tests.media import webcam_photo
 
 def test_a_face_photo_gives_one_mesh_of_478_points_inside_the_image(models) -> None:
     rgb = np.asarray(webcam_photo("obama.jpg"))
-    meshes = models.mesh.faces(rgb)
+    meshes = models.landmarker().faces(rgb)
     assert len(meshes) == 1
     mesh = meshes[0]
     assert mesh.shape == (MESH_POINTS, 3)
@@ -24,11 +24,11 @@ def test_a_face_photo_gives_one_mesh_of_478_points_inside_the_image(models) -> N
 
 
 def test_two_people_give_two_meshes(models) -> None:
-    assert len(models.mesh.faces(np.asarray(webcam_photo("two_people.jpg")))) == 2
+    assert len(models.landmarker().faces(np.asarray(webcam_photo("two_people.jpg")))) == 2
 
 
 def test_a_blank_image_gives_no_mesh(models) -> None:
-    assert models.mesh.faces(np.full((480, 640, 3), 128, dtype=np.uint8)) == []
+    assert models.landmarker().faces(np.full((480, 640, 3), 128, dtype=np.uint8)) == []
 
 
 def test_the_model_file_is_refused_from_a_wheel_whose_copy_differs(tmp_path: Path) -> None:

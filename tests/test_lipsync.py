@@ -26,7 +26,7 @@ RULES = SyncRules()
 
 def openings_of(models, frames: list[np.ndarray]) -> list[float | None]:  # type: ignore[no-untyped-def]
     """Each frame's mouth opening, None where the landmarker finds no single face."""
-    found = [models.mesh.faces(rgb) for rgb in frames]
+    found = [models.landmarker().faces(rgb) for rgb in frames]
     return [mouth_opening(faces[0]) if len(faces) == 1 else None for faces in found]
 
 

@@ -19,7 +19,7 @@ RULES = StructureRules()
 
 def meshes_of(models, frames: list[np.ndarray]) -> list[np.ndarray | None]:  # type: ignore[no-untyped-def]
     """Each frame's mesh, None where the landmarker does not find exactly one face."""
-    found = [models.mesh.faces(np.asarray(frame)) for frame in frames]
+    found = [models.landmarker().faces(np.asarray(frame)) for frame in frames]
     return [faces[0] if len(faces) == 1 else None for faces in found]
 
 
@@ -81,7 +81,7 @@ def turned_views(points: np.ndarray, degrees: float, count: int = 6) -> list[np.
 @pytest.fixture(scope="module")
 def face_points(models) -> np.ndarray:  # type: ignore[no-untyped-def]
     """A frontal face's mesh in pixels, depth included."""
-    [mesh] = models.mesh.faces(np.asarray(media.webcam_photo("obama.jpg")))
+    [mesh] = models.landmarker().faces(np.asarray(media.webcam_photo("obama.jpg")))
     return mesh.astype(np.float64)
 
 

@@ -47,6 +47,10 @@ CODE_REFUSED = (
     "Log-in failed: this recovery code does not work for this username. Check both; each "
     "code works once."
 )
+NO_CAPTURE_WITHOUT_CHALLENGES = (
+    "This server asks for no challenge: log in with a photo (POST /take_photo) and a voice "
+    "sample (POST /record_voice), then POST /log_in."
+)
 PASSKEY_FIRST = (
     "The application you are logging in to asks for a passkey as well: confirm your passkey "
     "first, then log in. (No passkey yet? Add one on your account page.)"
@@ -92,12 +96,15 @@ def capture():  # type: ignore[no-untyped-def]
     samples; ``POST /log_in`` then decides.
 
     Both parts of the challenge are used up by the capture, whatever its outcome. A name that
-    must wait is told so before anything is decoded (429 or 403).
+    must wait is told so before anything is decoded (429 or 403). Without any challenge the
+    server runs the photo-then-voice log-in, and a capture is 400.
     """
+    accounts, settings = services().accounts, services().settings
+    if not (settings.face_challenge or settings.voice_challenge):
+        raise BadInput(NO_CAPTURE_WITHOUT_CHALLENGES)
     data = read_fields()
     username = username_field(data)
     require_passkey_first(username, LOG_IN)
-    accounts, settings = services().accounts, services().settings
     accounts.may_try(username)
     frames = base64_list_field(data, "frames", MAX_FRAMES)
     upload = CaptureUpload(
