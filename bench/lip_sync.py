@@ -108,6 +108,34 @@ def photo_attacks(rules: SyncRules) -> None:
     )
 
 
+def delay_scan(openings: dict[int, float | None], sound: np.ndarray, times: dict[int, int]) -> None:
+    """Print the clip's sync score at every delay of its sound from -2 s to +2 s (30 fps).
+
+    The score at the true alignment (the rule's window, -100 to +300 ms) against the best far
+    from it shows whether this clip can tell its own sound from the same sound shifted.
+    """
+    frames = list(SPEAKING)
+    opening = [openings[i] for i in frames]
+    frame_times = [times[i] for i in frames]
+    scores = {}
+    for delay in range(-2000, 2001, 20):
+        rules = SyncRules(min_score=-1.0, earliest_delay_ms=delay, latest_delay_ms=delay)
+        scores[delay] = check_sync(opening, frame_times, sound, rules).score
+    window = SyncRules()
+    near = max(
+        score
+        for delay, score in scores.items()
+        if window.earliest_delay_ms <= delay <= window.latest_delay_ms
+    )
+    far = sorted(
+        ((score, delay) for delay, score in scores.items() if abs(delay) >= 300), reverse=True
+    )
+    print(
+        f"delay scan (30 fps): best within the rule's window {near:+.2f}; best delays at least "
+        "0.3 s away: " + ", ".join(f"{delay:+d} ms {score:+.2f}" for score, delay in far[:5])
+    )
+
+
 def main() -> None:
     """Print the sync scores and the counts that pass."""
     rules = SyncRules()
@@ -158,6 +186,7 @@ def main() -> None:
     for kind, (passed, tried) in totals.items():
         print(f"  {kind:9} {passed}/{tried}")
     print(f"the clip's mouth movement with its sound: {min(movements):.4f} to {max(movements):.4f}")
+    delay_scan(openings, sound, times)
     photo_attacks(rules)
 
 
