@@ -71,6 +71,39 @@ class Settings:
         default=0.67,
         metadata={"doc": "A voice matches when its cosine similarity is at least this"},
     )
+    fusion: str = field(
+        default="thresholds",
+        metadata={
+            "doc": "How face and voice decide a log-in: thresholds (each passes its own) or "
+            "llr (calibrated log-likelihood ratios summed, each above a floor)"
+        },
+    )
+    # The LLR calibration: `facevoice calibrate --llr` on eval/faces-pairs-clip.csv (the clip's
+    # frames: 493 genuine, 248 impostor pairs) and the calibration voice speakers (3 enrolled:
+    # 9,396 genuine, 20,542 impostor trials); none is in eval/persons.json. The sum (about
+    # ln 1,000) and the floor (0: neither may favour an impostor) were chosen on those trials
+    # (bench/fusion_tuning.py; README, "Face and voice together").
+    face_llr_offset: float = field(
+        default=18.03,
+        metadata={"doc": "Face LLR in nats = this + FACE_LLR_PER_DISTANCE × distance"},
+    )
+    face_llr_per_distance: float = field(
+        default=-14.2, metadata={"doc": "Face LLR change per unit of fused distance (nats)"}
+    )
+    voice_llr_offset: float = field(
+        default=-68.76,
+        metadata={"doc": "Voice LLR in nats = this + VOICE_LLR_PER_SIMILARITY × similarity"},
+    )
+    voice_llr_per_similarity: float = field(
+        default=99.86, metadata={"doc": "Voice LLR change per unit of cosine similarity (nats)"}
+    )
+    llr_min_sum: float = field(
+        default=6.9, metadata={"doc": "llr fusion: face and voice LLRs must sum to at least this"}
+    )
+    llr_min_each: float = field(
+        default=0.0,
+        metadata={"doc": "llr fusion: the floor each of the face and voice LLRs must reach"},
+    )
     voice_challenge: bool = field(
         default=True, metadata={"doc": "Log-in recordings must say random digits shown by the page"}
     )

@@ -269,9 +269,7 @@ def test_evaluate_face_reports_every_key(models: Any, face_pairs: Path, tmp_path
     assert plot.read_bytes().startswith(b"\x89PNG")
 
 
-def test_evaluate_face_reports_each_model_alone_under_models(
-    models: Any, face_pairs: Path
-) -> None:
+def test_evaluate_face_reports_each_model_alone_under_models(models: Any, face_pairs: Path) -> None:
     report = run_json("evaluate", "face", "--pairs", str(face_pairs), "--images", str(media.FACES))
     assert list(report["models"]) == ["dlib", "sface"]
     dlib, sface = report["models"]["dlib"], report["models"]["sface"]
@@ -383,14 +381,30 @@ def test_evaluate_fused_accepts_the_person_and_refuses_the_other(
     persons = tmp_path / "persons.json"
     write_persons(persons)
     report = run_json("evaluate", "fused", "--persons", str(persons))
-    assert list(report) == FUSED_KEYS
+    assert list(report) == [*FUSED_KEYS, "fusion", "other_fusion"]
     # Enrolled: one photo and three parts; genuine: 1 photo x 1 part; impostor: 2 x 4.
-    assert report == {
+    counts = {
         "genuine_attempts": 2,
         "genuine_accepted": 2,
         "impostor_attempts": 16,
         "impostor_accepted": 0,
     }
+    assert report == {**counts, "fusion": "thresholds", "other_fusion": {"fusion": "llr", **counts}}
+
+
+def test_evaluate_fused_reports_both_rules_the_configured_one_first(
+    models: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    persons = tmp_path / "persons.json"
+    write_persons(persons)
+    monkeypatch.setenv("FACEVOICE_FUSION", "llr")
+    result = run("evaluate", "fused", "--persons", str(persons))
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[1].startswith("llr (the server's rule): face LLR + voice LLR >= ")
+    assert lines[4].startswith("thresholds (not used by the server): face fused distance <= ")
+    assert lines[2].startswith("  genuine attempts: 2, accepted 2")
+    assert lines[6].startswith("  impostor attempts: 16, accepted 0")
 
 
 def test_evaluate_fused_with_a_bad_persons_file_fails_clearly(tmp_path: Path) -> None:
@@ -434,3 +448,18 @@ def test_calibrate_writes_a_supported_voice_threshold(
     assert voice["supported"] is True and voice["impostor"] == 65 and voice["far"] <= 0.05
     assert report["face"] is None and report["written"] == str(env)
     assert env.read_text() == f"FACEVOICE_VOICE_MIN_SIMILARITY={voice['threshold']:g}\n"
+
+
+def test_calibrate_with_llr_fits_each_score_and_writes_the_fits(
+    models: Any, face_pairs: Path, voice_folder: Path, tmp_path: Path
+) -> None:
+    env = tmp_path / "facevoice.env"
+    args = ["--pairs", str(face_pairs), "--images", str(media.FACES), "--llr"]
+    args += ["--voice-dir", str(voice_folder), "--enroll", "1", "--target-far", "0.05"]
+    report = run_json("calibrate", *args, "--write", str(env))
+    face, voice = report["llr"]["face"], report["llr"]["voice"]
+    assert face["slope"] < 0 < voice["slope"]
+    assert (face["genuine"], face["impostor"], voice["impostor"]) == (2, 2, 65)
+    lines = env.read_text().splitlines()
+    assert f"FACEVOICE_FACE_LLR_PER_DISTANCE={face['slope']:g}" in lines
+    assert f"FACEVOICE_VOICE_LLR_OFFSET={voice['offset']:g}" in lines

@@ -8,12 +8,21 @@ one attempt, so they share this module; each still counts as its own factor
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from facevoice.auth.factors import BIOMETRIC, FACE, VOICE
-from facevoice.biometrics.face import FaceMatch, max_distance_for, verify_face
+from facevoice.biometrics.face import FaceMatch, is_legacy, max_distance_for, verify_face
+from facevoice.biometrics.fusion import (
+    THRESHOLDS,
+    Calibration,
+    FusionRule,
+    check_fusion,
+    llr_rule,
+    thresholds_rule,
+)
 from facevoice.biometrics.liveness import HeadTurnRules, burst_matches
 from facevoice.biometrics.vectors import normalise
 from facevoice.biometrics.voice import VoiceMatch, enrollment_template, voice_check
@@ -28,24 +37,67 @@ from facevoice.storage.templates import TemplateCipher
 
 @dataclass(frozen=True)
 class Verification:
-    """Both comparisons of a log-in; it succeeds only when both match."""
+    """Both comparisons of a log-in and the fusion rule's decision (``decide_log_in``)."""
 
     face: FaceMatch
     voice: VoiceMatch
-
-    @property
-    def accepted(self) -> bool:
-        """Whether the face and the voice both match."""
-        return self.face.matched and self.voice.matched
+    accepted: bool
+    llr: float | None = None  # the summed LLR in nats, under the llr rule only
 
     @property
     def proven(self) -> tuple[str, ...]:
-        """The factors this verification proved."""
-        return tuple(
-            name
-            for name, matched in ((FACE, self.face.matched), (VOICE, self.voice.matched))
-            if matched
+        """The factors this verification proved: face and voice together, or none."""
+        return BIOMETRIC if self.accepted else ()
+
+
+def fusion_rule(settings: Settings, face_template: np.ndarray, fusion: str = "") -> FusionRule:
+    """The rule deciding log-ins against ``face_template``: ``fusion``, else the configured one.
+
+    A legacy dlib-only template keeps the thresholds rule (its distance is not the fused
+    one the face LLR is calibrated on) until the account enrolls again.
+    """
+    name = check_fusion(fusion or settings.fusion)
+    if name == THRESHOLDS or is_legacy(face_template):
+        face_limit = max_distance_for(
+            face_template, settings.face_max_fused_distance, settings.face_max_cosine_distance
         )
+        return thresholds_rule(face_limit, settings.voice_min_similarity)
+    return llr_rule(
+        Calibration(settings.face_llr_offset, settings.face_llr_per_distance),
+        Calibration(settings.voice_llr_offset, settings.voice_llr_per_similarity),
+        settings.llr_min_sum,
+        settings.llr_min_each,
+    )
+
+
+def decide_log_in(
+    settings: Settings,
+    face_template: np.ndarray,
+    voice_template: np.ndarray,
+    face: np.ndarray,
+    voice: np.ndarray,
+    burst: Sequence[np.ndarray] = (),
+    turned_distance_factor: float = HeadTurnRules.turned_distance_factor,
+    fusion: str = "",
+) -> Verification:
+    """Decide one log-in's face and voice against the templates: the server's decision and
+    ``facevoice evaluate fused``'s.
+
+    The face must be within the rule's face limit, and after a head-turn ``burst`` the peak
+    of the turn within ``turned_distance_factor`` times that; the voice within its limit;
+    then the rule decides (``fusion`` names one, else the configured ``FACEVOICE_FUSION``).
+    """
+    rule = fusion_rule(settings, face_template, fusion)
+    face_match = verify_face(face_template, face, rule.face_max_distance)
+    if burst and face_match.matched:
+        matched = burst_matches(
+            face_template, face, burst, rule.face_max_distance, turned_distance_factor
+        )
+        face_match = FaceMatch(matched=matched, distance=face_match.distance)
+    voice_match = voice_check(voice_template, voice, rule.voice_min_similarity)
+    llr = rule.llr(face_match.distance, voice_match.similarity)
+    accepted = rule.accepts(face_match.matched, voice_match.matched, llr)
+    return Verification(face=face_match, voice=voice_match, accepted=accepted, llr=llr)
 
 
 def enrollment_samples(
@@ -86,6 +138,7 @@ class BiometricFactor:
         cipher: TemplateCipher,
         turn_rules: HeadTurnRules,
     ) -> None:
+        check_fusion(settings.fusion)
         self.settings = settings
         self.database = database
         self.cipher = cipher
@@ -101,9 +154,14 @@ class BiometricFactor:
         with self.database.session() as session:
             user = get_user(session, attempt.username)
         face_template, voice_template = self._templates(user, face.size, voices[-1].size)
-        result = Verification(
-            face=self._verify_face(face_template, face, attempt.burst()),
-            voice=voice_check(voice_template, voices[-1], self.settings.voice_min_similarity),
+        result = decide_log_in(
+            self.settings,
+            face_template,
+            voice_template,
+            face,
+            voices[-1],
+            attempt.burst(),
+            self.turn_rules.turned_distance_factor,
         )
         return (user, result) if user is not None else (None, _refused(result))
 
@@ -136,21 +194,6 @@ class BiometricFactor:
                 factors=parts,
             )
 
-    def _verify_face(
-        self, template: np.ndarray, face: np.ndarray, burst: list[np.ndarray]
-    ) -> FaceMatch:
-        """The face's match; after a head-turn burst the peak of the turn must match too."""
-        limit = max_distance_for(
-            template, self.settings.face_max_fused_distance, self.settings.face_max_cosine_distance
-        )
-        match = verify_face(template, face, limit)
-        if burst and match.matched:
-            matched = burst_matches(
-                template, face, burst, limit, self.turn_rules.turned_distance_factor
-            )
-            return FaceMatch(matched=matched, distance=match.distance)
-        return match
-
     def _templates(
         self, user: User | None, face_size: int, voice_size: int
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -171,4 +214,6 @@ def _refused(result: Verification) -> Verification:
     return Verification(
         face=FaceMatch(matched=False, distance=result.face.distance),
         voice=VoiceMatch(matched=False, similarity=result.voice.similarity),
+        accepted=False,
+        llr=result.llr,
     )

@@ -16,15 +16,21 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 
-from facevoice.biometrics.face import SFACE_SCALE, get_face_model
+from facevoice.auth.biometric import fusion_rule
+from facevoice.biometrics.face import EMBEDDING_SIZE, SFACE_SCALE, get_face_model
+from facevoice.biometrics.fusion import LLR, THRESHOLDS, check_fusion
 from facevoice.biometrics.voice import get_speaker_encoder
 from facevoice.config import Settings
 from facevoice.evaluation import EvaluationError
 from facevoice.evaluation.calibration import (
     DEFAULT_TARGET_FAR,
+    LlrFit,
     Recommendation,
     env_name,
+    fit_llr,
+    llr_env,
     recommend,
     write_env,
 )
@@ -184,39 +190,73 @@ def evaluate_fused(
     voice_min_similarity: float | None,
     as_json: bool,
 ) -> None:
-    """Log-ins decided as /log_in decides them: both face and voice must match."""
+    """Log-ins decided as /log_in decides them, under both fusion rules on the same trials.
+
+    The configured rule (FACEVOICE_FUSION, the server's) comes first, at the top level of
+    the JSON with its name under "fusion"; the other rule under "other_fusion". The threshold
+    options change the thresholds rule only.
+    """
     overrides = {
         "face_max_fused_distance": face_max_distance,
         "voice_min_similarity": voice_min_similarity,
     }
     settings = Settings.from_env(overrides={k: v for k, v in overrides.items() if v is not None})
     with clear_errors():
+        check_rule(settings.fusion)
         people = read_persons(persons)
         face_model = get_face_model(settings.face_detect_width_px)
         encoder = get_speaker_encoder(settings.torch_threads)
-        result = evaluate_persons(people, face_model, encoder, settings, with_progress)
+        results = evaluate_persons(people, face_model, encoder, settings, with_progress)
+    (used, result), (other, other_result) = results.items()
     if as_json:
-        print_json(result.as_dict())
+        print_json(
+            {
+                **result.as_dict(),
+                "fusion": used,
+                "other_fusion": {"fusion": other, **other_result.as_dict()},
+            }
+        )
         for line in _fused_left_out(result):
             note(line)
     else:
-        click.echo(_fused_text(result, persons, settings))
+        click.echo(_fused_text(results, persons, settings))
 
 
-def _fused_text(result: FusedResult, persons: Path, settings: Settings) -> str:
-    lines = [
-        f"Fused evaluation: {persons}",
-        f"face accepted when fused distance <= {settings.face_max_fused_distance:g}, "
-        f"voice when similarity >= {settings.voice_min_similarity:g}; both must match",
-    ]
-    for kind in ("genuine", "impostor"):
-        attempts, accepted = result.attempts[kind], result.accepted[kind]
-        rate = percent(accepted / attempts) if attempts else "n/a"
-        lines.append(
-            f"{kind} attempts: {attempts}, accepted {accepted} ({rate}); face alone matched "
-            f"{result.face_matched[kind]}, voice alone matched {result.voice_matched[kind]}"
+def check_rule(name: str) -> None:
+    """An unknown FACEVOICE_FUSION as an evaluation error."""
+    try:
+        check_fusion(name)
+    except ValueError as error:
+        raise EvaluationError(str(error)) from None
+
+
+def _rule_line(name: str, settings: Settings) -> str:
+    if name == THRESHOLDS:
+        return (
+            f"face fused distance <= {settings.face_max_fused_distance:g} and voice similarity "
+            f">= {settings.voice_min_similarity:g}"
         )
-    return "\n".join(lines + _fused_left_out(result))
+    rule = fusion_rule(settings, np.zeros(EMBEDDING_SIZE), LLR)
+    return (
+        f"face LLR + voice LLR >= {settings.llr_min_sum:g} nats, each >= "
+        f"{settings.llr_min_each:g} (face distance <= {rule.face_max_distance:.3f}, voice "
+        f"similarity >= {rule.voice_min_similarity:.3f})"
+    )
+
+
+def _fused_text(results: dict[str, FusedResult], persons: Path, settings: Settings) -> str:
+    lines = [f"Fused evaluation: {persons}"]
+    for number, (name, result) in enumerate(results.items()):
+        role = "the server's rule" if number == 0 else "not used by the server"
+        lines.append(f"{name} ({role}): {_rule_line(name, settings)}")
+        for kind in ("genuine", "impostor"):
+            attempts, accepted = result.attempts[kind], result.accepted[kind]
+            rate = percent(accepted / attempts) if attempts else "n/a"
+            lines.append(
+                f"  {kind} attempts: {attempts}, accepted {accepted} ({rate}); within the face "
+                f"limit {result.face_matched[kind]}, the voice limit {result.voice_matched[kind]}"
+            )
+    return "\n".join(lines + _fused_left_out(next(iter(results.values()))))
 
 
 def _fused_left_out(result: FusedResult) -> list[str]:
@@ -253,6 +293,7 @@ def _fused_left_out(result: FusedResult) -> list[str]:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--write", "env_file", type=NEW_FILE, help="Set the thresholds in this env file.")
+@click.option("--llr", is_flag=True, help="Also fit each score's log-likelihood ratio.")
 def calibrate(
     pairs: Path | None,
     images: Path | None,
@@ -262,12 +303,15 @@ def calibrate(
     target_far: float,
     as_json: bool,
     env_file: Path | None,
+    llr: bool,
 ) -> None:
     """Recommend face and voice thresholds for a target false accept rate.
 
     A threshold is recommended only when there are enough impostor trials to show the target
     (rule of three: at least 3 / target); it is the most lenient one whose measured FAR is at
-    most the target, rounded to three decimals in the stricter direction.
+    most the target, rounded to three decimals in the stricter direction. With --llr, each
+    score's log-likelihood ratio (the LLR fusion's calibration) is fitted on the same trials
+    too, reported under "llr", and written with --write.
     """
     if pairs is None and not voice_dirs:
         raise click.UsageError("give face pairs (--pairs, --images) or --voice-dir, or both")
@@ -275,51 +319,61 @@ def calibrate(
         raise click.UsageError("--pairs and --images go together")
     settings = Settings.from_env()
     with clear_errors():
-        results: dict[str, Recommendation | None] = {"face": None, "voice": None}
+        scores: dict[str, Scores] = {}
         if pairs and images:
-            results["face"] = _face_recommendation(pairs, images, settings, target_far)
+            scores["face"] = _face_scores(pairs, images, settings)
         if voice_dirs:
-            results["voice"] = _voice_recommendation(voice_dirs, settings, enroll, crop, target_far)
-    written = _write_thresholds(results, env_file) if env_file else {}
+            scores["voice"] = _voice_scores(voice_dirs, settings, enroll, crop)
+    results: dict[str, Recommendation | None] = {
+        name: recommend(scores[name], target_far) if name in scores else None
+        for name in ("face", "voice")
+    }
+    fits = {name: fit_llr(s) for name, s in scores.items()} if llr else {}
+    written = _write_thresholds(results, fits, env_file) if env_file else {}
     if as_json:
-        print_json(
-            {
-                "target_far": target_far,
-                **{name: r.as_dict() if r else None for name, r in results.items()},
-                "written": str(env_file) if written else None,
-            }
-        )
+        report: dict[str, Any] = {
+            "target_far": target_far,
+            **{name: r.as_dict() if r else None for name, r in results.items()},
+            "written": str(env_file) if written else None,
+        }
+        if llr:
+            report["llr"] = {name: fit.as_dict() for name, fit in fits.items()}
+        print_json(report)
     else:
         click.echo(_calibration_text(results, target_far))
+        for name, fit in fits.items():
+            click.echo(_llr_line(name, fit))
     for name, value in written.items():
         note(f"wrote {name}={value} to {env_file}")
 
 
-def _face_recommendation(
-    pairs: Path, images: Path, settings: Settings, target_far: float
-) -> Recommendation:
+def _face_scores(pairs: Path, images: Path, settings: Settings) -> Scores:
     model = get_face_model(settings.face_detect_width_px)
     evaluation = evaluate_faces(
         read_pairs(pairs), images, model, settings.max_image_pixels, with_progress
     )
     _note_unusable(evaluation)
-    return recommend(evaluation.scores, target_far)
+    return evaluation.scores
 
 
-def _voice_recommendation(
-    folders: tuple[Path, ...],
-    settings: Settings,
-    enroll: int,
-    crop: float | None,
-    target_far: float,
-) -> Recommendation:
+def _voice_scores(
+    folders: tuple[Path, ...], settings: Settings, enroll: int, crop: float | None
+) -> Scores:
     encoder = get_speaker_encoder(settings.torch_threads)
     scores = []
     for folder in folders:
         evaluation = evaluate_voices(folder, encoder, settings, enroll, crop, with_progress)
         _note_unusable(evaluation)
         scores.append(evaluation.scores)
-    return recommend(functools.reduce(Scores.pooled, scores), target_far)
+    return functools.reduce(Scores.pooled, scores)
+
+
+def _llr_line(name: str, fit: LlrFit) -> str:
+    score = "fused distance" if name == "face" else "similarity"
+    return (
+        f"{name} LLR (nats) = {fit.offset:g} + {fit.slope:g} x {score} "
+        f"(Platt, equal priors; {fit.genuine} genuine, {fit.impostor} impostor trials)"
+    )
 
 
 def _note_unusable(evaluation: Evaluation) -> None:
@@ -328,12 +382,16 @@ def _note_unusable(evaluation: Evaluation) -> None:
         note(f"{count} unusable file(s), {excluded} trial(s) excluded: {evaluation.counting}")
 
 
-def _write_thresholds(results: dict[str, Recommendation | None], env_file: Path) -> dict[str, str]:
+def _write_thresholds(
+    results: dict[str, Recommendation | None], fits: dict[str, LlrFit], env_file: Path
+) -> dict[str, str]:
     values = {
         env_name(name): f"{r.point.threshold:g}"
         for name, r in results.items()
         if r is not None and r.point is not None
     }
+    for name, fit in fits.items():
+        values.update(llr_env(name, fit))
     if not values:
         raise click.ClickException(
             f"nothing written to {env_file}: the data cannot support the target FAR"

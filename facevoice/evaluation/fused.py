@@ -1,4 +1,5 @@
-"""Fused evaluation: log-ins decided as ``/log_in`` decides, both face and voice must match.
+"""Fused evaluation: log-ins decided as ``/log_in`` decides (``decide_log_in``), under each
+fusion rule: face and voice each past their threshold, or their calibrated LLRs summed.
 
 A persons file lists people, each with photos (``faces``) and recordings (``voices``), paths
 relative to the file. A voice may also be a part of a recording:
@@ -18,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from facevoice.auth.biometric import Verification
-from facevoice.biometrics.face import FaceModel, max_distance_for, verify_face
-from facevoice.biometrics.voice import SpeakerEncoder, enrollment_template, voice_check
+from facevoice.auth.biometric import Verification, decide_log_in
+from facevoice.biometrics.face import FaceModel
+from facevoice.biometrics.fusion import FUSIONS
+from facevoice.biometrics.voice import SpeakerEncoder, enrollment_template
 from facevoice.config import Settings
 from facevoice.errors import FacevoiceError
 from facevoice.evaluation import EvaluationError, Progress, quietly, require_files
@@ -190,18 +192,15 @@ def log_in_decision(
     face: np.ndarray,
     voice: np.ndarray,
     settings: Settings,
+    fusion: str = "",
 ) -> Verification:
-    """Compare a face and a voice with the templates, with the functions ``/log_in`` uses."""
-    return Verification(
-        face=verify_face(
-            face_template,
-            face,
-            max_distance_for(
-                face_template, settings.face_max_fused_distance, settings.face_max_cosine_distance
-            ),
-        ),
-        voice=voice_check(voice_template, voice, settings.voice_min_similarity),
-    )
+    """Decide a face and a voice against the templates as ``/log_in`` does (no burst)."""
+    return decide_log_in(settings, face_template, voice_template, face, voice, fusion=fusion)
+
+
+def rules_in_order(settings: Settings) -> list[str]:
+    """Every fusion rule, the configured one (the server's) first."""
+    return [settings.fusion, *(name for name in FUSIONS if name != settings.fusion)]
 
 
 def evaluate_persons(
@@ -210,20 +209,24 @@ def evaluate_persons(
     encoder: SpeakerEncoder,
     settings: Settings,
     progress: Progress = quietly,
-) -> FusedResult:
-    """Embed every person's samples, then decide every genuine and impostor log-in."""
+) -> dict[str, FusedResult]:
+    """Embed every person's samples, then decide every log-in under each fusion rule."""
     embedded, unusable = embed_persons(persons, face_model, encoder, settings, progress)
-    result = evaluate_fused(embedded, settings)
-    result.unusable.update(unusable)
-    return result
+    results = evaluate_fused(embedded, settings)
+    for result in results.values():
+        result.unusable.update(unusable)
+    return results
 
 
-def evaluate_fused(embedded: list[Embedded], settings: Settings) -> FusedResult:
-    """Enroll every person, then try every genuine and zero-effort impostor log-in."""
-    result = FusedResult()
+def evaluate_fused(embedded: list[Embedded], settings: Settings) -> dict[str, FusedResult]:
+    """Enroll every person, then try every genuine and zero-effort impostor log-in under each
+    fusion rule (the configured one first), on the same trials."""
+    rules = rules_in_order(settings)
+    results = {name: FusedResult() for name in rules}
     for person in embedded:
         if not person.enrollable:
-            result.not_enrolled.append(person.name)
+            for result in results.values():
+                result.not_enrolled.append(person.name)
             continue
         face_template = person.faces[0]
         voice_template = enrollment_template(person.voices[: person.enroll_voices])
@@ -231,6 +234,9 @@ def evaluate_fused(embedded: list[Embedded], settings: Settings) -> FusedResult:
         attempts += [("impostor", o.faces, o.voices) for o in embedded if o is not person]
         for kind, faces, voices in attempts:
             for face, voice in product(faces, voices):
-                verification = log_in_decision(face_template, voice_template, face, voice, settings)
-                result.count(kind, verification)
-    return result
+                for name in rules:
+                    verification = log_in_decision(
+                        face_template, voice_template, face, voice, settings, name
+                    )
+                    results[name].count(kind, verification)
+    return results
