@@ -7,7 +7,9 @@ to 2 s either way, the sound reversed, and the sound replaced by other speech (4
 speakers, and the six FSDD speakers saying five digits), and the counts that pass the
 default ``SyncRules`` are printed. Then the photos of bench/liveness_rates.py, held still,
 moved, or turned up to 30°, 45° or 60° either way, are filmed at 15 frames per second while
-FSDD's jackson says the digits: the user's voice laid over a printed face.
+FSDD's jackson says the digits: the user's voice laid over a printed face. Last, the delay
+scan: the clip's score at every delay of its sound from -2.5 to +2.5 s, at the file's own
+timing and with the soundtrack's measured lead taken out (``media.CLIP_SOUND_LEAD_MS``).
 
 Run: .venv/bin/python bench/lip_sync.py
 """
@@ -26,22 +28,30 @@ if str(ROOT) not in sys.path:
 from bench.liveness_rates import PHOTO_USERS  # noqa: E402
 from facevoice.biometrics.audio import SAMPLE_RATE  # noqa: E402
 from facevoice.biometrics.landmarks import get_face_mesh  # noqa: E402
-from facevoice.biometrics.lipsync import SyncRules, check_sync, mouth_opening  # noqa: E402
+from facevoice.biometrics.lipsync import (  # noqa: E402
+    Mouth,
+    SyncResult,
+    SyncRules,
+    check_sync,
+    delay_scores,
+    mouth_of,
+)
 from tests import media  # noqa: E402
+from tests.media import CLIP_SOUND_LEAD_MS  # noqa: E402
 
 SPEAKING = range(82, 211)  # frames showing the speaking person's face
 SHIFTS_S = [round(s, 1) for s in np.arange(0.3, 2.01, 0.1)]
 DIGIT_SPEAKERS = ["george", "jackson", "lucas", "nicolas", "theo", "yweweler"]
 
 
-def clip_openings() -> dict[int, float | None]:
-    """The mouth opening of every speaking frame (None where the face is not found)."""
+def clip_mouths() -> dict[int, Mouth | None]:
+    """The mouth of every speaking frame (None where the face is not found)."""
     mesh = get_face_mesh()
-    openings: dict[int, float | None] = {}
+    mouths: dict[int, Mouth | None] = {}
     for index, rgb in zip(SPEAKING, media.clip_frames(list(SPEAKING)), strict=True):
         faces = mesh.faces(rgb)
-        openings[index] = mouth_opening(faces[0]) if len(faces) == 1 else None
-    return openings
+        mouths[index] = mouth_of(faces[0]) if len(faces) == 1 else None
+    return mouths
 
 
 def placed(speech: np.ndarray, start_ms: int, length: int) -> np.ndarray:
@@ -93,11 +103,11 @@ def photo_attacks(rules: SyncRules) -> None:
     for _, shown in PHOTO_USERS:
         for photo in shown:
             for frames in photo_bursts(photo).values():
-                openings = []
+                mouths: list[Mouth | None] = []
                 for rgb in frames:
                     faces = mesh.faces(rgb)
-                    openings.append(mouth_opening(faces[0]) if len(faces) == 1 else None)
-                result = check_sync(openings, times, reading, rules)
+                    mouths.append(mouth_of(faces[0]) if len(faces) == 1 else None)
+                result = check_sync(mouths, times, reading, rules)
                 passed += result.passed
                 tried += 1
                 movements.append(result.movement)
@@ -108,86 +118,76 @@ def photo_attacks(rules: SyncRules) -> None:
     )
 
 
-def delay_scan(openings: dict[int, float | None], sound: np.ndarray, times: dict[int, int]) -> None:
-    """Print the clip's sync score at every delay of its sound from -2 s to +2 s (30 fps).
-
-    The score at the true alignment (the rule's window, -100 to +300 ms) against the best far
-    from it shows whether this clip can tell its own sound from the same sound shifted.
-    """
+def delay_scan(mouths: dict[int, Mouth | None], sound: np.ndarray, times: dict[int, int]) -> None:
+    """Print where the clip's mouth (30 fps) follows its sound best, at the file's own timing
+    and with the soundtrack's lead taken out."""
     frames = list(SPEAKING)
-    opening = [openings[i] for i in frames]
-    frame_times = [times[i] for i in frames]
-    scores = {}
-    for delay in range(-2000, 2001, 20):
-        rules = SyncRules(min_score=-1.0, earliest_delay_ms=delay, latest_delay_ms=delay)
-        scores[delay] = check_sync(opening, frame_times, sound, rules).score
-    window = SyncRules()
-    near = max(
-        score
-        for delay, score in scores.items()
-        if window.earliest_delay_ms <= delay <= window.latest_delay_ms
-    )
-    far = sorted(
-        ((score, delay) for delay, score in scores.items() if abs(delay) >= 300), reverse=True
-    )
-    print(
-        f"delay scan (30 fps): best within the rule's window {near:+.2f}; best delays at least "
-        "0.3 s away: " + ", ".join(f"{delay:+d} ms {score:+.2f}" for score, delay in far[:5])
-    )
+    area = np.array([mouth.area for i in frames if (mouth := mouths[i]) is not None], float)
+    frames = [i for i in frames if mouths[i] is not None]
+    for name, lead in (("the file's own timing", 0), ("the lead taken out", CLIP_SOUND_LEAD_MS)):
+        frame_times = np.array([times[i] + CLIP_SOUND_LEAD_MS - lead for i in frames], float)
+        scores = delay_scores(area, frame_times, sound, SyncRules())
+        best = sorted(((score, delay) for delay, score in scores.items()), reverse=True)
+        at_zero = max(score for delay, score in scores.items() if -100 <= delay <= 200)
+        print(
+            f"delay scan, {name}: best within -100..+200 ms {at_zero:+.2f}; best delays: "
+            + ", ".join(f"{delay:+d} ms {score:+.2f}" for score, delay in best[:3])
+        )
 
 
 def main() -> None:
     """Print the sync scores and the counts that pass."""
     rules = SyncRules()
     sound, times = media.clip_sound()
-    openings = clip_openings()
-    found = sum(o is not None for o in openings.values())
-    print(f"frames {SPEAKING.start}-{SPEAKING.stop - 1}: a face in {found} of {len(openings)}")
+    mouths = clip_mouths()
+    found = sum(m is not None for m in mouths.values())
+    print(f"frames {SPEAKING.start}-{SPEAKING.stop - 1}: a face in {found} of {len(mouths)}")
     print(f"rules: {rules}")
     others = other_speech(sound.size, times[SPEAKING.start])
 
-    def score(
-        frames: list[int], samples: np.ndarray, shift_ms: int = 0
-    ) -> tuple[bool, float, float]:
-        result = check_sync(
-            [openings[i] for i in frames], [times[i] + shift_ms for i in frames], samples, rules
+    def judged(frames: list[int], samples: np.ndarray, shift_ms: int = 0) -> SyncResult:
+        return check_sync(
+            [mouths[i] for i in frames], [times[i] + shift_ms for i in frames], samples, rules
         )
-        return result.passed, result.score, result.movement
 
-    totals = {"genuine": [0, 0], "shifted": [0, 0], "reversed": [0, 0], "other": [0, 0]}
+    kinds = ("genuine", "shifted", "reversed", "other: librispeech", "other: digits")
+    totals = {kind: [0, 0] for kind in kinds}
 
-    def count(kind: str, passed: bool) -> None:
-        totals[kind][0] += passed
-        totals[kind][1] += 1
+    def count(kind: str, results: list[SyncResult]) -> str:
+        totals[kind][0] += sum(r.passed for r in results)
+        totals[kind][1] += len(results)
+        best = max(results, key=lambda r: r.score)
+        return (
+            f"{sum(r.passed for r in results)}/{len(results)} pass "
+            f"(best {best.score:+.2f}, elsewhere {best.elsewhere:+.2f})"
+        )
 
     movements: list[float] = []
     for name, frames in frame_sets().items():
-        passed, genuine, movement = score(frames, sound)
-        movements.append(movement)
-        count("genuine", passed)
-        shifted = [
-            score(frames, sound, round(1000 * s * sign)) for s in SHIFTS_S for sign in (1, -1)
-        ]
-        for ok, *_ in shifted:
-            count("shifted", ok)
-        reversed_ok, reversed_score, _ = score(frames, sound[::-1].copy())
-        count("reversed", reversed_ok)
-        other = [score(frames, samples) for samples in others.values()]
-        for ok, *_ in other:
-            count("other", ok)
+        own = judged(frames, sound)
+        movements.append(own.movement)
+        count("genuine", [own])
+        shifts_ms = [round(1000 * s * sign) for s in SHIFTS_S for sign in (1, -1)]
+        shifted = [judged(frames, sound, shift) for shift in shifts_ms]
+        passing = sorted(shift for shift, r in zip(shifts_ms, shifted, strict=True) if r.passed)
+        other = {
+            kind: [judged(frames, s) for n, s in others.items() if n.startswith(kind)]
+            for kind in ("librispeech", "digits")
+        }
         print(
-            f"{name:18} own sound {genuine:+.2f} ({'pass' if passed else 'REFUSED'}); "
-            f"shifted: {sum(ok for ok, *_ in shifted)}/{len(shifted)} pass "
-            f"(best {max(s for _, s, _ in shifted):+.2f}); reversed {reversed_score:+.2f}; "
-            f"other speech: {sum(ok for ok, *_ in other)}/{len(other)} pass "
-            f"(best {max(s for _, s, _ in other):+.2f})"
+            f"{name:18} own sound {own.score:+.2f}, elsewhere {own.elsewhere:+.2f} "
+            f"({'pass' if own.passed else 'REFUSED'}); "
+            f"shifted: {count('shifted', shifted)}{f' at {passing} ms' if passing else ''}; "
+            f"reversed: {count('reversed', [judged(frames, sound[::-1].copy())])}; "
+            f"other speech, librispeech: {count('other: librispeech', other['librispeech'])}; "
+            f"digits: {count('other: digits', other['digits'])}"
         )
     print("totals (passed/tried):")
     for kind, (passed, tried) in totals.items():
-        print(f"  {kind:9} {passed}/{tried}")
+        print(f"  {kind:18} {passed}/{tried}")
     print(f"the clip's mouth movement with its sound: {min(movements):.4f} to {max(movements):.4f}")
-    delay_scan(openings, sound, times)
     photo_attacks(rules)
+    delay_scan(mouths, sound, times)
 
 
 if __name__ == "__main__":

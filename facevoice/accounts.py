@@ -28,7 +28,7 @@ from facevoice.biometrics.capture import (
 )
 from facevoice.biometrics.face import mean_embedding
 from facevoice.biometrics.images import image_size, load_image
-from facevoice.biometrics.lipsync import SyncRules, check_sync, mouth_opening
+from facevoice.biometrics.lipsync import SyncRules, check_sync, mouth_of
 from facevoice.biometrics.liveness import (
     SEVERAL_FACES,
     BurstReading,
@@ -228,8 +228,8 @@ class Accounts:
                 self._failed_challenge(username, client_ip, "face_challenge_failed")
                 raise LivenessFailed(structure.advice)
         if "sync" not in skip:
-            openings = [mouth_opening(mesh) if mesh is not None else None for mesh in one_face]
-            sync = check_sync(openings, capture.frame_times_ms, samples, self.sync_rules)
+            mouths = [mouth_of(mesh) if mesh is not None else None for mesh in one_face]
+            sync = check_sync(mouths, capture.frame_times_ms, samples, self.sync_rules)
             if not sync.passed:
                 self._failed_challenge(username, client_ip, "lip_sync_failed")
                 raise LivenessFailed(sync.advice)
