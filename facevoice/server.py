@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 AUTO_WORKERS = 0
 BEHIND_A_PROXY = (
-    "facevoice serve belongs behind a reverse proxy (nginx, see the README's Deploying): "
+    "facevoice serve belongs behind a reverse proxy (nginx, see docs/deploying.md): "
     "its sync workers serve one connection each, so a few slow or idle clients reaching it "
     "directly can make it stop answering."
 )

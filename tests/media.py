@@ -219,7 +219,7 @@ def jpeg(rgb: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-# A one-capture log-in (README, "Liveness"): the clip's person turning to their right and
+# A one-capture log-in (docs/liveness.md): the clip's person turning to their right and
 # back, then facing the camera, filmed at 15 frames per second (the person leaves the
 # picture after frame 210).
 CAPTURE_FRAMES = list(range(90, 183, 2))

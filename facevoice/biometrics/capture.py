@@ -18,7 +18,8 @@ from facevoice.errors import BadInput
 MIN_FRAMES = 8
 MAX_FRAMES = 150
 # The head-turn check's frames, spread over the turn and over the rest of the capture
-# (README, "Head-turn challenge": each costs a detection and an SFace embedding, about 34 ms).
+# (docs/liveness.md, "Head-turn challenge": each costs a detection and an SFace embedding,
+# about 34 ms).
 MAX_TURN_FRAMES = 16
 MAX_LATER_FRAMES = 6
 

@@ -214,12 +214,13 @@ def delay_scores(
     envelope_times, level = speech_envelope(samples)
     first = min(rules.earliest_delay_ms, -rules.reach_ms)
     last = max(rules.latest_delay_ms, rules.reach_ms)
+    delays = np.arange(first, last + 1, rules.delay_step_ms)
+    shifted = times_ms[None, :] + delays[:, None]  # one row per delay
+    within = (shifted >= envelope_times[0]) & (shifted <= envelope_times[-1])
+    sound = np.interp(shifted, envelope_times, level)
     needed = max(rules.min_frames, math.ceil(MIN_SHARE_WITHIN_RECORDING * area.size))
-    scores = {}
-    for delay in range(first, last + 1, rules.delay_step_ms):
-        shifted = times_ms + delay
-        within = (shifted >= envelope_times[0]) & (shifted <= envelope_times[-1])
-        if within.sum() >= needed:
-            sound = np.interp(shifted[within], envelope_times, level)
-            scores[delay] = _correlation(area[within], sound)
-    return scores
+    return {
+        int(delay): _correlation(area[inside], row[inside])
+        for delay, row, inside in zip(delays, sound, within, strict=True)
+        if inside.sum() >= needed
+    }

@@ -10,7 +10,7 @@ eye corners, so when the head turns, its offset along the eye line, divided by t
 between the eyes, grows like ``NOSE_DEPTH_RATIO * tan(yaw)``. That ratio ignores translation,
 scale and in-plane rotation, so a photo moved, zoomed or tilted in front of the camera keeps
 one yaw however it is moved. (A photo turned out of its plane is another matter: seen in
-perspective it can look like a turned head to the landmark model; see the README, Liveness.)
+perspective it can look like a turned head to the landmark model; see docs/liveness.md.)
 
 Sign convention: a positive yaw is a head turned to the user's own left. In the unmirrored
 frames the nose then moves towards the image's right; in the mirrored preview it moves towards

@@ -9,7 +9,7 @@ a face lit from one side is told to face the light rather than that it is dark.
 
 The limits were chosen on ``../shared/data`` so that none of its good photos and
 recordings is refused; ``bench/quality_margins.py`` measures them on the good samples and
-on degraded copies (README, "Capture quality").
+on degraded copies (docs/capture-quality.md).
 """
 
 from __future__ import annotations

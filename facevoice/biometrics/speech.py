@@ -38,11 +38,11 @@ from facevoice.errors import BadInput
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 # Digits a challenge is drawn from: not 0, which people say as "zero" or "oh", nor 6, whose
-# "s" sounds vanish in narrow-band audio (8 kHz headsets): it failed most (README, Liveness).
+# "s" sounds vanish in narrow-band audio (8 kHz headsets): it failed most (docs/liveness.md).
 CHALLENGE_DIGITS = "12345789"
 CHALLENGE_LENGTH = 5
 # Largest shortfall of the challenge's score behind the free decode's that still passes,
-# chosen on FSDD takes 0-24 (README, Liveness).
+# chosen on FSDD takes 0-24 (docs/liveness.md).
 MAX_DEFICIT = 800.0
 # Wide beams: the aligned challenge must never be pruned away when it is said unclearly.
 BEAMS = {

@@ -92,7 +92,7 @@ def write_voice_wav(speaker: str, path: Path) -> Path:
 # --- The clip's person (short_hamilton_clip.mp4, 640×360 at 29.97 frames a second).
 
 # In frames 96-152 the person faces the camera, turns to their own right (about −44° of yaw
-# at frame 134) and is back facing it by frame 148: see the README, "Liveness".
+# at frame 134) and is back facing it by frame 148: see docs/liveness.md.
 CLIP_FRONTAL_FRAME = 96
 CLIP_TURN_END_FRAME = 152
 CLIP_FPS = 30_000 / 1001

@@ -1,4 +1,4 @@
-"""The log-in page with the challenges on (README, "Liveness"), in headless Chromium.
+"""The log-in page with the challenges on (docs/liveness.md), in headless Chromium.
 
 The app issues a fixed challenge (testing configuration only): turn the head to the right, and
 say 4 7 1 9 2. The user signs up as the person of short_hamilton_clip.mp4 with FSDD's jackson

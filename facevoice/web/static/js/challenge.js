@@ -1,4 +1,4 @@
-// The log-in challenges (README, "Liveness"): a side to turn the head to, and digits to say.
+// The log-in challenges (docs/liveness.md): a side to turn the head to, and digits to say.
 //
 // GET /log_in/challenge issues both at once for this session; each new one replaces the last.
 // The photo (a burst of frames) answers the turn, the recording the digits; each part is

@@ -1,6 +1,6 @@
 // The log-in page: username, then the capture (or a photo and a sentence), then log in.
 //
-// With the server's challenges on (README, "Liveness"), the log-in is one capture: after a
+// With the server's challenges on (docs/liveness.md), the log-in is one capture: after a
 // 3-2-1 countdown the camera films while the microphone records; the person turns the head
 // to the side shown and back, then says the digits shown. Each frame carries its time on the
 // recording's clock, so the server can check that the mouth moves with the speech. After a
