@@ -268,15 +268,23 @@ class DefaultFlow:
             face_template, DEFAULTS.face_max_fused_distance, DEFAULTS.face_max_cosine_distance
         )
         turn_rules = HeadTurnRules()
-        # Seeded: a random challenge refused would stop the run (the digits check and the voice
-        # match each refuse a few of jackson's readings); challenges the lips refuse for the
-        # bench's input are passed over, untimed, as the server part does.
+        # Seeded. Challenges the bench's input cannot answer are passed over, untimed: those
+        # the lips refuse for it (as the server part does), and those whose reading by
+        # jackson the digits check or the voice match refuses (a few), which would stop the
+        # run.
         rng = random.Random("server bench")
+
+        def heard(challenge: Challenge) -> bool:
+            speech = speech_of(self.reading(challenge.digits)[0])
+            if not check_challenge(speech, challenge, models.digit_decoder()).passed:
+                return False
+            voice = models.voice.embed(speech)
+            return voice_check(voice_template, voice, DEFAULTS.voice_min_similarity).matched
 
         def answerable_challenge() -> tuple[Challenge, FaceChallenge]:
             for _ in range(MAX_CHALLENGES_PER_LOG_IN):
                 challenge, turn = new_challenge(rng), new_face_challenge(rng)
-                if self.answerable(challenge.digits, turn.side):
+                if self.answerable(challenge.digits, turn.side) and heard(challenge):
                     return challenge, turn
             raise BenchInputRefused("no challenge the bench's input can answer")
 

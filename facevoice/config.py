@@ -109,7 +109,7 @@ class Settings:
     )
     face_challenge: bool = field(
         default=True,
-        metadata={"doc": "Log-in photos are a burst showing a head turn to a random side"},
+        metadata={"doc": "The log-in capture must show a head turn to a random side"},
     )
     challenge_seconds: int = field(
         default=120, metadata={"doc": "A log-in challenge is valid this long, and used once"}
