@@ -27,12 +27,16 @@ const $ = (selector) => document.querySelector(selector);
 const CAPTURE_MODE = $("#log-in").dataset.mode === "capture";
 
 // The capture: how long each part lasts, and how often a frame is taken (the server takes
-// 8 to 150 frames; the lips need several frames a second while the digits are said).
+// 8 to 150 frames). The lips need more frames a second while the digits are said: syllables
+// come 4 or 5 times a second, and the lip check's margin is thin at 10 frames a second
+// (docs/liveness.md). Taking a frame takes time too: in headless Chromium the gaps came to
+// about 110 ms during the turn and 60 ms during the digits.
 const CAPTURE = {
   turnMs: 3500, // the head turn, from the end of the countdown
   backAfterMs: 1600, // when the page says to come back to the camera
   speakMs: 5000, // the digits (or the sentence) after the turn
-  frameGapMs: 100,
+  frameGapMs: 100, // during the turn
+  speakFrameGapMs: 50, // while the digits are said (at most about 100 frames in 5 s)
   maxFrames: 150,
   quality: 0.8,
 };
@@ -141,7 +145,8 @@ function cue(phase, side, text) {
 }
 
 /**
- * The capture: frames every ``CAPTURE.frameGapMs`` while the microphone records, each with
+ * The capture: frames every ``CAPTURE.frameGapMs`` while the head turns and every
+ * ``CAPTURE.speakFrameGapMs`` while the digits are said, as the microphone records, each with
  * its time on the recording's clock; the cue over the picture says what to do when.
  */
 async function captureTalking(challenge, { camera, canvas, status }) {
@@ -174,7 +179,8 @@ async function captureTalking(challenge, { camera, canvas, status }) {
           showStatus(status, `${say} now, facing the camera.`, "busy");
         }
       }
-      await sleep(CAPTURE.frameGapMs);
+      const speaking = at !== null && at >= turnMs;
+      await sleep(speaking ? CAPTURE.speakFrameGapMs : CAPTURE.frameGapMs);
     }
     const { audio } = await sound;
     return { frames, frame_times_ms: times, audio };
