@@ -343,6 +343,21 @@ def clip_sound() -> tuple[np.ndarray, dict[int, int]]:
     return np.concatenate(parts).astype(np.float32), times
 
 
+def capture_frame_times(shift_ms: int = 0) -> list[int]:
+    """The times of ``CAPTURE_FRAMES`` on the clip's soundtrack's clock, ``shift_ms`` later."""
+    _, times = clip_sound()
+    return [times[i] + shift_ms for i in CAPTURE_FRAMES]
+
+
+def dubbed_clip_sound(speaker: str) -> np.ndarray:
+    """A soundtrack the clip's length holding another speaker's LibriSpeech utterance."""
+    sound = clip_sound()[0]
+    dubbed = np.zeros_like(sound)
+    speech = utterance(speaker)[: sound.size]
+    dubbed[: speech.size] = speech
+    return dubbed
+
+
 # Prints bent on a cylinder, for the 3-D structure check (tests/test_structure.py,
 # bench/structure_attacks.py).
 

@@ -162,9 +162,8 @@ CLIP_WITH_ITS_SOUND = {**FIXED, "testing_skip_checks": "digits"}
 
 def send_clip(challenger: Challenger, username: str, sound: np.ndarray, shift_ms: int = 0):  # type: ignore[no-untyped-def]
     """The clip's capture frames with ``sound``, the frames timed ``shift_ms`` later."""
-    _, times = media.clip_sound()
-    frame_times = [times[i] + shift_ms for i in media.CAPTURE_FRAMES]
     challenger.challenge()
+    frame_times = media.capture_frame_times(shift_ms)
     return challenger.capture(username, list(capture_frames()), frame_times, wav_bytes(sound))
 
 
@@ -190,11 +189,7 @@ def test_the_clip_with_its_sound_a_second_late_is_refused_by_the_lips(
 def test_the_clip_dubbed_with_other_speech_is_refused_by_the_lips(
     challenger: Challenger, hamilton: str
 ) -> None:
-    sound = media.clip_sound()[0]
-    dubbed = np.zeros_like(sound)
-    speech = media.utterance("103-1240-0000")[: sound.size]
-    dubbed[: speech.size] = speech
-    answer = send_clip(challenger, hamilton, dubbed)
+    answer = send_clip(challenger, hamilton, media.dubbed_clip_sound("103-1240-0000"))
     assert answer.status_code == 422
     assert LIPS_FIRST in answer.json["message"]
 

@@ -47,8 +47,7 @@ def clip_mouths(models) -> list[Mouth | None]:  # type: ignore[no-untyped-def]
 
 def clip_sync(mouths: list[Mouth | None], sound: np.ndarray, shift_ms: int = 0):  # type: ignore[no-untyped-def]
     """The sync of the clip's capture frames with ``sound``, its frames ``shift_ms`` later."""
-    _, times = media.clip_sound()
-    return check_sync(mouths, [times[i] + shift_ms for i in media.CAPTURE_FRAMES], sound, RULES)
+    return check_sync(mouths, media.capture_frame_times(shift_ms), sound, RULES)
 
 
 def test_the_clips_speaking_mouth_with_its_own_sound_is_in_sync(
@@ -82,11 +81,7 @@ def test_the_clips_mouth_with_its_own_sound_reversed_is_out_of_sync(
 def test_the_clips_mouth_with_other_speech_is_out_of_sync(
     clip_mouths: list[Mouth | None], speaker: str
 ) -> None:
-    sound = media.clip_sound()[0]
-    other = np.zeros_like(sound)
-    speech = media.utterance(speaker)[: sound.size]
-    other[: speech.size] = speech
-    result = clip_sync(clip_mouths, other)
+    result = clip_sync(clip_mouths, media.dubbed_clip_sound(speaker))
     assert not result.passed, result
     assert result.reason == OUT_OF_SYNC
 

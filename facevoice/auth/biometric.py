@@ -62,6 +62,11 @@ def fusion_rule(settings: Settings, face_template: np.ndarray, fusion: str = "")
             face_template, settings.face_max_fused_distance, settings.face_max_cosine_distance
         )
         return thresholds_rule(face_limit, settings.voice_min_similarity)
+    return configured_llr_rule(settings)
+
+
+def configured_llr_rule(settings: Settings) -> FusionRule:
+    """The ``llr`` rule with the configured calibrations, sum and floor."""
     return llr_rule(
         Calibration(settings.face_llr_offset, settings.face_llr_per_distance),
         Calibration(settings.voice_llr_offset, settings.voice_llr_per_similarity),

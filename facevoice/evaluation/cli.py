@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
 
-from facevoice.auth.biometric import fusion_rule
-from facevoice.biometrics.face import EMBEDDING_SIZE, SFACE_SCALE, get_face_model
-from facevoice.biometrics.fusion import LLR, THRESHOLDS, check_fusion
+from facevoice.auth.biometric import configured_llr_rule
+from facevoice.biometrics.face import SFACE_SCALE, get_face_model
+from facevoice.biometrics.fusion import THRESHOLDS, check_fusion
 from facevoice.biometrics.voice import get_speaker_encoder
 from facevoice.config import Settings
 from facevoice.evaluation import EvaluationError
@@ -236,7 +235,7 @@ def _rule_line(name: str, settings: Settings) -> str:
             f"face fused distance <= {settings.face_max_fused_distance:g} and voice similarity "
             f">= {settings.voice_min_similarity:g}"
         )
-    rule = fusion_rule(settings, np.zeros(EMBEDDING_SIZE), LLR)
+    rule = configured_llr_rule(settings)
     return (
         f"face LLR + voice LLR >= {settings.llr_min_sum:g} nats, each >= "
         f"{settings.llr_min_each:g} (face distance <= {rule.face_max_distance:.3f}, voice "
